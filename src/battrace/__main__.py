@@ -1,0 +1,3 @@
+from battrace.cli.main import app
+
+app()
