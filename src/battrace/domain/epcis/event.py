@@ -19,9 +19,7 @@ from battrace.domain.errors import EventError, InvalidInput
 
 _OFFSET = re.compile(r"^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$")
 # xsd:dateTimeStamp: the offset is mandatory.
-_TIMESTAMP = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
-)
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")
 _UOM = re.compile(r"^[A-Z0-9]{2,3}$")
 
@@ -126,7 +124,8 @@ def parse_timestamp(value: object, path: str) -> datetime:
         raise EventError(path, "must be a string timestamp with a UTC offset")
     if not _TIMESTAMP.match(value):
         raise EventError(
-            path, f"{value!r} is not an ISO 8601 timestamp with a UTC offset (e.g. 2025-03-01T08:00:00+08:00)"
+            path,
+            f"{value!r} is not an ISO 8601 timestamp with a UTC offset (e.g. 2025-03-01T08:00:00+08:00)",
         )
     text = value
     # Python accepts at most 6 fractional digits: drop nanoseconds (the hash keeps milliseconds).
@@ -211,10 +210,14 @@ def _parties(obj: Mapping[str, Any], key: str, path: str, check: UriCheck) -> tu
         p = f"{path}.{key}[{i}]"
         if not isinstance(item, dict):
             raise EventError(p, "must be an object")
-        ident = _uri(item.get(inner), f"{p}.{inner}", check if inner != "bizTransaction" else _no_check)
+        ident = _uri(
+            item.get(inner), f"{p}.{inner}", check if inner != "bizTransaction" else _no_check
+        )
         typ = item.get("type")
         if typ is None and inner != "bizTransaction":
-            raise EventError(f"{p}.type", "is required (owning_party, possessing_party or location)")
+            raise EventError(
+                f"{p}.type", "is required (owning_party, possessing_party or location)"
+            )
         if typ is not None:
             if not isinstance(typ, str):
                 raise EventError(f"{p}.type", "must be a string")
@@ -264,7 +267,8 @@ def parse_event(
     typ = raw.get("type")
     if typ not in vocab.EVENT_TYPES:
         raise EventError(
-            f"{path}.type", f"{typ!r} is not an EPCIS 2.0 event type ({', '.join(sorted(vocab.EVENT_TYPES))})"
+            f"{path}.type",
+            f"{typ!r} is not an EPCIS 2.0 event type ({', '.join(sorted(vocab.EVENT_TYPES))})",
         )
     event_time = parse_timestamp(raw.get("eventTime"), f"{path}.eventTime")
     reference_now = now or datetime.now(UTC)
@@ -322,7 +326,9 @@ def _check_shape(ev: Event, raw: Mapping[str, Any], path: str) -> None:
         for i, s in enumerate(sensors):
             reports = s.get("sensorReport")
             if not isinstance(reports, list) or not reports:
-                raise EventError(f"{path}.sensorElementList[{i}].sensorReport", "must be a non-empty list")
+                raise EventError(
+                    f"{path}.sensorElementList[{i}].sensorReport", "must be a non-empty list"
+                )
             if not all(isinstance(r, dict) for r in reports):
                 raise EventError(f"{path}.sensorElementList[{i}].sensorReport", "must hold objects")
         ev.has_sensor_data = True
@@ -345,17 +351,25 @@ def _check_shape(ev: Event, raw: Mapping[str, Any], path: str) -> None:
             not isinstance(reason, str)
             or (vocab.short_cbv("er", reason) not in vocab.ERROR_REASONS and not _URI.match(reason))
         ):
-            raise EventError(f"{path}.errorDeclaration.reason", "must be did_not_occur, incorrect_data or a URI")
+            raise EventError(
+                f"{path}.errorDeclaration.reason", "must be did_not_occur, incorrect_data or a URI"
+            )
         ids = err.get("correctiveEventIDs")
-        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
-            raise EventError(f"{path}.errorDeclaration.correctiveEventIDs", "must be a list of event IDs")
+        if ids is not None and (
+            not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
+        ):
+            raise EventError(
+                f"{path}.errorDeclaration.correctiveEventIDs", "must be a list of event IDs"
+            )
         ev.error_declaration = err
 
     deleting = ev.action == "DELETE"
     t = ev.event_type
     if t == "ObjectEvent":
         if not (ev.epc_list or ev.quantities or (sensors and ev.read_point)):
-            raise EventError(path, "an ObjectEvent needs epcList, quantityList or sensor data with readPoint")
+            raise EventError(
+                path, "an ObjectEvent needs epcList, quantityList or sensor data with readPoint"
+            )
     elif t in ("AggregationEvent", "AssociationEvent"):
         if t == "AssociationEvent" and not ev.parent_id:
             raise EventError(f"{path}.parentID", "is required on an AssociationEvent")
@@ -372,5 +386,6 @@ def _check_shape(ev: Event, raw: Mapping[str, Any], path: str) -> None:
         tid = raw.get("transformationID")
         if not ((has_in and has_out) or (tid and (has_in or has_out))):
             raise EventError(
-                path, "a TransformationEvent needs inputs and outputs, or a transformationID with either"
+                path,
+                "a TransformationEvent needs inputs and outputs, or a transformationID with either",
             )

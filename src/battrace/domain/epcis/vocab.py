@@ -18,23 +18,103 @@ EVENT_TYPES = frozenset(
 ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
 
 BIZ_STEPS = frozenset(
-    "accepting arriving assembling collecting commissioning consigning creating_class_instance "
-    "cycle_counting decommissioning departing destroying disassembling dispensing encoding "
-    "entering_exiting holding inspecting installing killing loading other packing picking "
-    "receiving removing repackaging repairing replacing reserving retail_selling shipping "
-    "staging_outbound stock_taking stocking storing transporting unloading unpacking "
-    "void_shipping sensor_reporting sampling".split()
+    [
+        "accepting",
+        "arriving",
+        "assembling",
+        "collecting",
+        "commissioning",
+        "consigning",
+        "creating_class_instance",
+        "cycle_counting",
+        "decommissioning",
+        "departing",
+        "destroying",
+        "disassembling",
+        "dispensing",
+        "encoding",
+        "entering_exiting",
+        "holding",
+        "inspecting",
+        "installing",
+        "killing",
+        "loading",
+        "other",
+        "packing",
+        "picking",
+        "receiving",
+        "removing",
+        "repackaging",
+        "repairing",
+        "replacing",
+        "reserving",
+        "retail_selling",
+        "shipping",
+        "staging_outbound",
+        "stock_taking",
+        "stocking",
+        "storing",
+        "transporting",
+        "unloading",
+        "unpacking",
+        "void_shipping",
+        "sensor_reporting",
+        "sampling",
+    ]
 )
 DISPOSITIONS = frozenset(
-    "active container_closed damaged destroyed dispensed disposed encoded expired in_progress "
-    "in_transit inactive no_pedigree_match non_sellable_other partially_dispensed recalled "
-    "reserved retail_sold returned sellable_accessible sellable_not_accessible stolen unknown "
-    "available completeness_verified completeness_inferred conformant container_open "
-    "mismatch_instance mismatch_class mismatch_quantity needs_replacement non_conformant "
-    "unavailable".split()
+    [
+        "active",
+        "container_closed",
+        "damaged",
+        "destroyed",
+        "dispensed",
+        "disposed",
+        "encoded",
+        "expired",
+        "in_progress",
+        "in_transit",
+        "inactive",
+        "no_pedigree_match",
+        "non_sellable_other",
+        "partially_dispensed",
+        "recalled",
+        "reserved",
+        "retail_sold",
+        "returned",
+        "sellable_accessible",
+        "sellable_not_accessible",
+        "stolen",
+        "unknown",
+        "available",
+        "completeness_verified",
+        "completeness_inferred",
+        "conformant",
+        "container_open",
+        "mismatch_instance",
+        "mismatch_class",
+        "mismatch_quantity",
+        "needs_replacement",
+        "non_conformant",
+        "unavailable",
+    ]
 )
 BIZ_TRANSACTION_TYPES = frozenset(
-    "bol cert desadv inv pedigree po poc prodorder recadv rma testprd testres upevt".split()
+    [
+        "bol",
+        "cert",
+        "desadv",
+        "inv",
+        "pedigree",
+        "po",
+        "poc",
+        "prodorder",
+        "recadv",
+        "rma",
+        "testprd",
+        "testres",
+        "upevt",
+    ]
 )
 SOURCE_DEST_TYPES = frozenset({"owning_party", "possessing_party", "location"})
 ERROR_REASONS = frozenset({"did_not_occur", "incorrect_data"})
@@ -62,3 +142,11 @@ def short_cbv(kind: str, value: str) -> str:
         if value.startswith(prefix):
             return value[len(prefix) :]
     return value
+
+
+# battrace's private bizTransaction type for the 报废汽车回收证明, the certificate a
+# dismantler issues when it takes in a scrapped vehicle (china-regulation.md §2.2 Art. 13).
+# CBV has no such type.
+BTT_SCRAPPING_CERTIFICATE = BATTRACE_VOCAB + "BTT-scrapping_certificate"
+#: JSON-LD prefix under which battrace's extension keys (ilmd, sensor reports) are written.
+BATTRACE_PREFIX = "battrace"

@@ -1,0 +1,336 @@
+"""The ``battrace`` command: a thin shell over the services."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from battrace import __version__
+from battrace.cli.common import console, fail, handle_errors, print_json, state
+from battrace.domain.errors import InvalidInput
+from battrace.services import checkpoint as checkpoints
+from battrace.services import enterprises as registry
+from battrace.services.capture import CaptureResult, Ledger
+from battrace.services.trace import trace as trace_battery
+from battrace.services.verify import verify as verify_ledger
+
+app = typer.Typer(
+    name="battrace",
+    help="Trace EV power batteries through their life and supervise their recycling.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+enterprise_app = typer.Typer(help="The enterprise registry.", no_args_is_help=True)
+app.add_typer(enterprise_app, name="enterprise")
+
+
+@app.callback()
+def main(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="BATTRACE_DATABASE_URL",
+            help="Database URL (sqlite:///PATH or postgresql://…); default sqlite:///var/battrace.sqlite",
+        ),
+    ] = None,
+) -> None:
+    state.db = db
+
+
+@app.command()
+def version() -> None:
+    """Print the battrace version."""
+    console.print(__version__)
+
+
+@app.command()
+@handle_errors
+def init() -> None:
+    """Create or migrate the database (Alembic)."""
+    state.store.migrate()
+    console.print(f"database ready: {state.settings.database_url}")
+
+
+# -- enterprises ------------------------------------------------------------------------------
+def _enterprise_table(rows: list[registry.EnterpriseRow]) -> Table:
+    table = Table("USCC", "名称 / name", "province", "roles", "codes", "qualifications")
+    for e in rows:
+        quals = ", ".join(f"{q['kind']} #{q.get('batch', '?')}" for q in e.qualifications)
+        table.add_row(
+            e.uscc,
+            f"{e.name_zh}\n{e.name_en}",
+            e.province,
+            ", ".join(e.roles),
+            ", ".join(e.manufacturer_codes),
+            quals,
+        )
+    return table
+
+
+@enterprise_app.command("add")
+@handle_errors
+def enterprise_add(
+    uscc: Annotated[str, typer.Argument(help="Unified social credit code (18 characters)")],
+    name_zh: Annotated[str, typer.Option("--name-zh", help="Registered Chinese name")],
+    roles: Annotated[str, typer.Option(help="Comma-separated roles, e.g. battery_maker,recycler")],
+    name_en: Annotated[str, typer.Option("--name-en")] = "",
+    province: Annotated[str | None, typer.Option(help="GB/T 2260 province code, e.g. 44")] = None,
+    codes: Annotated[str, typer.Option("--codes", help="Manufacturer codes, comma-separated")] = "",
+    sites: Annotated[str, typer.Option(help="Site ids, comma-separated")] = "",
+) -> None:
+    """Register (or update) an enterprise."""
+    row = registry.build_enterprise(
+        {
+            "uscc": uscc,
+            "name_zh": name_zh,
+            "name_en": name_en,
+            "province": province,
+            "roles": roles,
+            "manufacturer_codes": codes,
+            "sites": sites,
+        }
+    )
+    state.store.put_enterprises([row])
+    console.print(f"registered {row.uscc} {row.name_zh}")
+
+
+@enterprise_app.command("list")
+@handle_errors
+def enterprise_list(
+    role: Annotated[str | None, typer.Option(help="Only enterprises with this role")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List registered enterprises."""
+    rows = state.store.list_enterprises(role)
+    if as_json:
+        print_json([dataclasses.asdict(r) for r in rows])
+    else:
+        console.print(_enterprise_table(rows))
+
+
+@enterprise_app.command("import")
+@handle_errors
+def enterprise_import(file: Annotated[Path, typer.Argument(help="CSV file")]) -> None:
+    """Import enterprises from CSV (columns: uscc, name_zh, name_en, province, roles,
+    manufacturer_codes, sites). Nothing is written unless every row is valid."""
+    rows = registry.read_csv(file.read_text(encoding="utf-8-sig"))
+    count = registry.register(state.store, rows)
+    console.print(f"imported {count} enterprises")
+
+
+# -- capture ----------------------------------------------------------------------------------
+def _print_result(name: str, result: CaptureResult) -> None:
+    label = f"{name} {result.label}".strip()
+    if result.rejected:
+        console.print(f"[red]{label}: rejected, nothing written[/]")
+        for p in result.rejected:
+            where = f"event {p.index}: " if p.index >= 0 else ""
+            console.print(f"  {where}{p.field}: {p.reason}", highlight=False)
+        return
+    console.print(
+        f"{label}: captured {result.captured}, duplicates {len(result.duplicates)}, rejected 0"
+        + (f" (capture {result.capture_id})" if result.capture_id else ""),
+        highlight=False,
+    )
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        yield from fh
+
+
+@app.command()
+@handle_errors
+def capture(
+    files: Annotated[
+        list[Path], typer.Argument(help="EPCIS 2.0 JSON-LD documents or .jsonl files")
+    ],
+    as_enterprise: Annotated[str, typer.Option("--as", help="USCC of the reporting enterprise")],
+) -> None:
+    """Capture events; exit 1 when anything was rejected."""
+    ledger = Ledger(state.store, state.settings)
+    rejected = False
+    for path in files:
+        if path.suffix in (".jsonl", ".ndjson"):
+            for result in ledger.capture_json_lines(_lines(path), as_enterprise):
+                _print_result(path.name, result)
+                rejected |= not result.ok
+        else:
+            result = ledger.capture_document(path.read_bytes(), as_enterprise)
+            _print_result(path.name, result)
+            rejected |= not result.ok
+    if rejected:
+        raise typer.Exit(1)
+
+
+@app.command("hash")
+@handle_errors
+def hash_cmd(file: Annotated[Path, typer.Argument(help="EPCIS document (JSON-LD)")]) -> None:
+    """Print the Event Hash ID of every event, one per line, in document order."""
+    from battrace.domain.epcis.document import loads
+    from battrace.domain.epcis.hashid import hash_document
+
+    doc = loads(file.read_bytes(), str(file))
+    for hid in hash_document(doc):
+        sys.stdout.write(hid + "\n")
+
+
+# -- reading ----------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def trace(
+    code: Annotated[str, typer.Argument(help="Battery code, VIN or identifier URI")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A battery's state, timeline and genealogy."""
+    data = trace_battery(state.store, code)
+    if as_json:
+        print_json(data)
+        return
+    from battrace.cli.render import render_trace
+
+    render_trace(data)
+
+
+@app.command()
+@handle_errors
+def code(
+    value: Annotated[str, typer.Argument(help="A GB/T 34014 battery code (24 or 19 characters)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Explain a battery code field by field, or say exactly what is wrong."""
+    from battrace.domain.identities.gbt34014 import parse_battery_code
+
+    parsed = parse_battery_code(value)
+    rows = parsed.explain()
+    if as_json:
+        print_json(
+            {
+                "code": parsed.code,
+                "valid": True,
+                "cascade": parsed.is_cascade,
+                "fields": [
+                    {"positions": p, "field": f, "value": v, "meaning": m} for p, f, v, m in rows
+                ],
+            }
+        )
+        return
+    table = Table("positions", "field", "value", "meaning", title=parsed.code)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def verify() -> None:
+    """Recompute every Event Hash ID and the capture chain; exit 1 naming the first bad record."""
+    store = state.store
+    total = store.head().event_count
+    with Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} events"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("verify", total=total)
+        report = verify_ledger(store, lambda n: progress.advance(task, n))
+    if not report.ok:
+        fail(f"ledger verification FAILED: {report.problem}")
+    console.print(
+        f"ledger OK: {report.captures:,} captures, {report.events:,} events, head {report.head}"
+    )
+
+
+@app.command()
+@handle_errors
+def checkpoint(
+    check: Annotated[
+        Path | None, typer.Option("--check", help="Verify a published checkpoint file instead")
+    ] = None,
+    public_key: Annotated[
+        str | None, typer.Option(help="Trusted public key (base64url) to check against")
+    ] = None,
+) -> None:
+    """Sign the current ledger head with the platform's Ed25519 key and print the statement."""
+    if check is not None:
+        from battrace.domain.epcis.document import loads
+
+        doc = loads(check.read_bytes(), str(check))
+        checkpoints.check_checkpoint(doc, public_key)
+        console.print(f"checkpoint signature OK: head {doc['head']} ({doc['eventCount']} events)")
+        return
+    statement = checkpoints.create_checkpoint(state.store, state.settings.key_file)
+    print_json(statement)
+
+
+# -- demo and server --------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def demo(
+    packs: Annotated[
+        int, typer.Option(min=1, max=10_000_000, help="Number of battery packs")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 1,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing if the ledger has events")
+    ] = False,
+) -> None:
+    """Load a consistent synthetic data set (enterprises of every role, full lifecycles)."""
+    from battrace.services.demo_loader import load_demo
+
+    store = state.store
+    if if_empty and store.head().event_count:
+        console.print("ledger already holds events; demo not loaded")
+        return
+    summary = load_demo(store, state.settings, packs=packs, seed=seed, console=console)
+    console.print(summary)
+
+
+@app.command()
+@handle_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Start the web platform (API and pages)."""
+    import uvicorn
+
+    from battrace.web.app import create_app
+
+    store = state.store
+    store.head()  # fail now, with a clear message, if the database is not initialised
+    uvicorn.run(create_app(state.settings), host=host, port=port, log_level="info")
+
+
+def _register_optional() -> None:
+    try:
+        from battrace.cli.rules import rules_app
+    except ImportError:  # pragma: no cover - rules arrive with the regulation engine
+        return
+    app.add_typer(rules_app, name="rules", help="Regulations as versioned, cited data.")
+
+
+_register_optional()
+
+
+def run() -> None:  # pragma: no cover
+    try:
+        app()
+    except InvalidInput as exc:
+        fail(str(exc), 2)
+    except orjson.JSONDecodeError as exc:
+        fail(str(exc), 2)

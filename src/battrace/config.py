@@ -1,0 +1,89 @@
+"""Settings, read once from the environment (``BATTRACE_*``) with documented defaults.
+
+Every setting is listed in ``SETTINGS`` with its help text; ``docs/operations.md`` documents each one
+and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from battrace.domain.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS = (
+    Setting(
+        "BATTRACE_DATABASE_URL",
+        "sqlite:///var/battrace.sqlite",
+        "Ledger database: sqlite:///PATH (embedded default) or postgresql://USER@HOST/DB.",
+    ),
+    Setting(
+        "BATTRACE_KEY_FILE",
+        "",
+        "Ed25519 private key (PEM) that signs checkpoints; default: beside the SQLite file, "
+        "or var/battrace-ed25519.pem.",
+    ),
+    Setting(
+        "BATTRACE_FUTURE_TOLERANCE_S",
+        "900",
+        "How many seconds an eventTime may lie in the future (clock skew).",
+    ),
+    Setting("BATTRACE_MAX_EVENT_BYTES", "1048576", "Largest single event accepted, in bytes."),
+    Setting("BATTRACE_MAX_DOCUMENT_BYTES", "268435456", "Largest capture document, in bytes."),
+    Setting(
+        "BATTRACE_JSONL_BATCH",
+        "10000",
+        "Events per capture (one atomic, chained batch) when capturing JSON Lines.",
+    ),
+)
+
+
+def _int(name: str) -> int:
+    default = next(s.default for s in SETTINGS if s.name == name)
+    raw = os.environ.get(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(name, f"must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise InvalidInput(name, "must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    key_file: Path
+    future_tolerance_s: int
+    max_event_bytes: int
+    max_document_bytes: int
+    jsonl_batch: int
+
+    @classmethod
+    def from_env(cls, database_url: str | None = None) -> Settings:
+        url = database_url or os.environ.get("BATTRACE_DATABASE_URL") or SETTINGS[0].default
+        key = os.environ.get("BATTRACE_KEY_FILE") or default_key_file(url)
+        return cls(
+            database_url=url,
+            key_file=Path(key),
+            future_tolerance_s=_int("BATTRACE_FUTURE_TOLERANCE_S"),
+            max_event_bytes=_int("BATTRACE_MAX_EVENT_BYTES"),
+            max_document_bytes=_int("BATTRACE_MAX_DOCUMENT_BYTES"),
+            jsonl_batch=_int("BATTRACE_JSONL_BATCH"),
+        )
+
+
+def default_key_file(url: str) -> str:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        db = Path(url.removeprefix("sqlite:///"))
+        return str(db.with_name(db.stem + "-ed25519.pem"))
+    return "var/battrace-ed25519.pem"

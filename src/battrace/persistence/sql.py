@@ -1,0 +1,502 @@
+"""The ledger on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
+
+Backend differences (engine options, how a writer takes the lock, upsert syntax) live in
+:mod:`battrace.persistence.sqlite` and :mod:`battrace.persistence.postgres`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any, TypeVar
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import exc as sa_exc
+
+from battrace.domain.errors import InvalidInput
+from battrace.persistence import schema as t
+from battrace.persistence.base import (
+    GENESIS,
+    CaptureRow,
+    CheckpointRow,
+    EnterpriseRow,
+    EventRow,
+    Head,
+    InconsistencyRow,
+    SchemaMissing,
+    StorageError,
+    Store,
+    WriteTxn,
+)
+
+T = TypeVar("T")
+CHUNK = 900  # stays under SQLite's default limit of host parameters per statement
+
+_EVENT_COLS = (
+    t.events.c.seq,
+    t.events.c.event_id,
+    t.events.c.capture_seq,
+    t.events.c.position,
+    t.events.c.record_time,
+    t.events.c.event_time,
+    t.events.c.event_type,
+    t.events.c.action,
+    t.events.c.biz_step,
+    t.events.c.disposition,
+    t.events.c.read_point,
+    t.events.c.biz_location,
+    t.events.c.reporter,
+    t.events.c.is_declaration,
+    t.events.c.body,
+)
+
+
+def _event_row(r: Any) -> EventRow:
+    return EventRow(
+        seq=r.seq,
+        event_id=r.event_id,
+        capture_seq=r.capture_seq,
+        position=r.position,
+        record_time=r.record_time,
+        event_time=r.event_time,
+        event_type=r.event_type,
+        action=r.action,
+        biz_step=r.biz_step,
+        disposition=r.disposition,
+        read_point=r.read_point,
+        biz_location=r.biz_location,
+        reporter=r.reporter,
+        is_declaration=bool(r.is_declaration),
+        body=r.body,
+    )
+
+
+def _chunks(items: Collection[T]) -> Iterator[list[T]]:
+    seq = list(items)
+    for i in range(0, len(seq), CHUNK):
+        yield seq[i : i + CHUNK]
+
+
+def _enterprise(r: Any, codes: list[str]) -> EnterpriseRow:
+    return EnterpriseRow(
+        uscc=r.uscc,
+        name_zh=r.name_zh,
+        name_en=r.name_en,
+        province=r.province,
+        roles=orjson.loads(r.roles),
+        manufacturer_codes=codes,
+        sites=orjson.loads(r.sites),
+        qualifications=orjson.loads(r.qualifications),
+        created_at=r.created_at,
+    )
+
+
+def _translate(exc: Exception) -> StorageError:
+    text_ = str(exc).lower()
+    if "no such table" in text_ or ("does not exist" in text_ and "relation" in text_):
+        return SchemaMissing("the database has no battrace schema; run `battrace init` first")
+    return StorageError(f"database error: {str(exc).splitlines()[0]}")
+
+
+class SqlWriteTxn(WriteTxn):
+    def __init__(self, store: SqlStore, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self._head: Head | None = None
+
+    def head(self) -> Head:
+        if self._head is None:
+            self._head = self.store.read_head(self.conn, lock=True)
+        return self._head
+
+    def existing_event_ids(self, ids: Collection[str], *, declarations: bool) -> set[str]:
+        found: set[str] = set()
+        flag = 1 if declarations else 0
+        for part in _chunks(ids):
+            q = select(t.events.c.event_id).where(
+                t.events.c.event_id.in_(part), t.events.c.is_declaration == flag
+            )
+            found.update(self.conn.execute(q).scalars())
+        return found
+
+    def append(self, capture: CaptureRow, events: Sequence[EventRow]) -> int:
+        head = self.head()
+        conn = self.conn
+        res = conn.execute(
+            insert(t.captures).values(
+                capture_id=capture.capture_id,
+                enterprise=capture.enterprise,
+                record_time=capture.record_time,
+                context=capture.context,
+                event_count=capture.event_count,
+                digest=capture.digest,
+                prev_head=capture.prev_head,
+                head=capture.head,
+                imported=1 if capture.imported else 0,
+            )
+        )
+        capture_seq = int(res.inserted_primary_key[0])
+        if events:
+            # Writers are serialised, so numbering events here is race-free and lets the EPC index
+            # rows be written in the same round trip instead of reading generated keys back.
+            first = (
+                conn.execute(select(func.coalesce(func.max(t.events.c.seq), 0))).scalar_one()
+            ) + 1
+            rows = []
+            epc_rows = []
+            for i, ev in enumerate(events):
+                seq = first + i
+                ev.seq = seq
+                ev.capture_seq = capture_seq
+                rows.append(
+                    {
+                        "seq": seq,
+                        "event_id": ev.event_id,
+                        "capture_seq": capture_seq,
+                        "position": ev.position,
+                        "record_time": ev.record_time,
+                        "event_time": ev.event_time,
+                        "event_type": ev.event_type,
+                        "action": ev.action,
+                        "biz_step": ev.biz_step,
+                        "disposition": ev.disposition,
+                        "read_point": ev.read_point,
+                        "biz_location": ev.biz_location,
+                        "reporter": ev.reporter,
+                        "is_declaration": 1 if ev.is_declaration else 0,
+                        "body": ev.body,
+                    }
+                )
+                seen: set[tuple[str, str]] = set()
+                for epc, role in ev.epcs:
+                    if (epc, role) not in seen:
+                        seen.add((epc, role))
+                        epc_rows.append({"epc": epc, "event_seq": seq, "role": role})
+            conn.execute(insert(t.events), rows)
+            if epc_rows:
+                conn.execute(insert(t.event_epcs), epc_rows)
+        new_head = Head(capture_seq, capture.head, head.event_count + len(events))
+        self.store.write_head(conn, new_head)
+        self._head = new_head
+        return capture_seq
+
+    def load_views(self, epcs: Collection[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(epcs):
+            q = select(t.objects.c.epc, t.objects.c.view).where(t.objects.c.epc.in_(part))
+            out.update((r.epc, r.view) for r in self.conn.execute(q))
+        return out
+
+    def events_of(self, epcs: Collection[str]) -> list[tuple[str, str, EventRow]]:
+        out: list[tuple[str, str, EventRow]] = []
+        for part in _chunks(epcs):
+            q = (
+                select(t.event_epcs.c.epc, t.event_epcs.c.role, *_EVENT_COLS)
+                .join(t.events, t.events.c.seq == t.event_epcs.c.event_seq)
+                .where(t.event_epcs.c.epc.in_(part), t.events.c.is_declaration == 0)
+                .order_by(t.events.c.event_time, t.events.c.seq)
+            )
+            out.extend((r.epc, r.role, _event_row(r)) for r in self.conn.execute(q))
+        return out
+
+    def declared_ids(self, ids: Collection[str]) -> set[str]:
+        return self.store.declared_ids_on(self.conn, ids)
+
+    def upsert_views(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.store.upsert_objects(self.conn, rows)
+
+    def replace_inconsistencies(
+        self, epcs: Collection[str], rows: Sequence[InconsistencyRow]
+    ) -> None:
+        for part in _chunks(epcs):
+            self.conn.execute(delete(t.inconsistencies).where(t.inconsistencies.c.epc.in_(part)))
+        self.add_inconsistencies(rows)
+
+    def add_inconsistencies(self, rows: Sequence[InconsistencyRow]) -> None:
+        if rows:
+            self.conn.execute(
+                insert(t.inconsistencies),
+                [
+                    {
+                        "epc": r.epc,
+                        "event_id": r.event_id,
+                        "reason": r.reason,
+                        "detected_at": r.detected_at,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def manufacturer_owners(self, codes: Collection[str]) -> dict[str, str]:
+        return self.store.owners_on(self.conn, codes)
+
+    def enterprise(self, uscc: str) -> EnterpriseRow | None:
+        return self.store.enterprise_on(self.conn, uscc)
+
+
+class SqlStore(Store):
+    """Shared SQL implementation; subclasses set up the engine and the writer lock."""
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+
+    # -- backend hooks ----------------------------------------------------------------------
+    def begin_write(self, conn: Connection) -> None:
+        """Start a serialised write transaction on ``conn``."""
+        conn.begin()
+
+    def read_head(self, conn: Connection, *, lock: bool) -> Head:
+        q = select(t.ledger_head).where(t.ledger_head.c.id == 1)
+        if lock:
+            q = q.with_for_update()
+        row = conn.execute(q).first()
+        if row is None:
+            return Head(0, GENESIS, 0)
+        return Head(row.capture_seq, row.head, row.event_count)
+
+    def write_head(self, conn: Connection, head: Head) -> None:
+        values = {
+            "capture_seq": head.capture_seq,
+            "head": head.head,
+            "event_count": head.event_count,
+        }
+        res = conn.execute(update(t.ledger_head).where(t.ledger_head.c.id == 1).values(**values))
+        if res.rowcount == 0:
+            conn.execute(insert(t.ledger_head).values(id=1, **values))
+
+    def upsert_objects(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        raise NotImplementedError  # pragma: no cover - each backend provides its upsert
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _run(self, fn: Callable[[Connection], T]) -> T:
+        try:
+            with self.engine.connect() as conn:
+                return fn(conn)
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc) from exc
+
+    def migrate(self) -> None:
+        cfg = Config()
+        cfg.set_main_option(
+            "script_location", str(resources.files("battrace.persistence") / "migrations")
+        )
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTxn]:
+        try:
+            with self.engine.connect() as conn:
+                self.begin_write(conn)
+                try:
+                    yield SqlWriteTxn(self, conn)
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc) from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- enterprises ------------------------------------------------------------------------
+    def put_enterprises(self, rows: Sequence[EnterpriseRow]) -> None:
+        def fn(conn: Connection) -> None:
+            with conn.begin():
+                for row in rows:
+                    self._put_enterprise(conn, row)
+
+        self._run(fn)
+
+    def _put_enterprise(self, conn: Connection, row: EnterpriseRow) -> None:
+        values = {
+            "uscc": row.uscc,
+            "name_zh": row.name_zh,
+            "name_en": row.name_en,
+            "province": row.province,
+            "roles": orjson.dumps(sorted(row.roles)).decode(),
+            "sites": orjson.dumps(row.sites).decode(),
+            "qualifications": orjson.dumps(row.qualifications).decode(),
+            "created_at": row.created_at,
+        }
+        conn.execute(delete(t.manufacturer_codes).where(t.manufacturer_codes.c.uscc == row.uscc))
+        exists = conn.execute(
+            select(t.enterprises.c.uscc).where(t.enterprises.c.uscc == row.uscc)
+        ).first()
+        if exists:
+            conn.execute(
+                update(t.enterprises).where(t.enterprises.c.uscc == row.uscc).values(**values)
+            )
+        else:
+            conn.execute(insert(t.enterprises).values(**values))
+        for code in row.manufacturer_codes:
+            owner = conn.execute(
+                select(t.manufacturer_codes.c.uscc).where(t.manufacturer_codes.c.code == code)
+            ).scalar()
+            if owner is not None:
+                raise InvalidInput(
+                    "manufacturer_codes", f"{code} is already registered to enterprise {owner}"
+                )
+            conn.execute(insert(t.manufacturer_codes).values(code=code, uscc=row.uscc))
+
+    def enterprise_on(self, conn: Connection, uscc: str) -> EnterpriseRow | None:
+        r = conn.execute(select(t.enterprises).where(t.enterprises.c.uscc == uscc)).first()
+        if r is None:
+            return None
+        codes = conn.execute(
+            select(t.manufacturer_codes.c.code)
+            .where(t.manufacturer_codes.c.uscc == uscc)
+            .order_by(t.manufacturer_codes.c.code)
+        ).scalars()
+        return _enterprise(r, list(codes))
+
+    def get_enterprise(self, uscc: str) -> EnterpriseRow | None:
+        return self._run(lambda conn: self.enterprise_on(conn, uscc))
+
+    def list_enterprises(self, role: str | None = None) -> list[EnterpriseRow]:
+        def fn(conn: Connection) -> list[EnterpriseRow]:
+            codes: dict[str, list[str]] = {}
+            for c in conn.execute(
+                select(t.manufacturer_codes).order_by(t.manufacturer_codes.c.code)
+            ):
+                codes.setdefault(c.uscc, []).append(c.code)
+            rows = conn.execute(select(t.enterprises).order_by(t.enterprises.c.uscc))
+            out = [_enterprise(r, codes.get(r.uscc, [])) for r in rows]
+            return [e for e in out if role is None or role in e.roles]
+
+        return self._run(fn)
+
+    def owners_on(self, conn: Connection, codes: Collection[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(codes):
+            q = select(t.manufacturer_codes).where(t.manufacturer_codes.c.code.in_(part))
+            out.update((r.code, r.uscc) for r in conn.execute(q))
+        return out
+
+    def manufacturer_owners(self, codes: Collection[str]) -> dict[str, str]:
+        return self._run(lambda conn: self.owners_on(conn, codes))
+
+    # -- reading ----------------------------------------------------------------------------
+    def head(self) -> Head:
+        return self._run(lambda conn: self.read_head(conn, lock=False))
+
+    def get_view(self, epc: str) -> str | None:
+        q = select(t.objects.c.view).where(t.objects.c.epc == epc)
+        return self._run(lambda conn: conn.execute(q).scalar())
+
+    def child_epcs(self, parent: str) -> list[str]:
+        q = select(t.objects.c.epc).where(t.objects.c.parent == parent).order_by(t.objects.c.epc)
+        return self._run(lambda conn: list(conn.execute(q).scalars()))
+
+    def events_for(self, epc: str) -> list[tuple[str, EventRow]]:
+        q = (
+            select(t.event_epcs.c.role, *_EVENT_COLS)
+            .join(t.events, t.events.c.seq == t.event_epcs.c.event_seq)
+            .where(t.event_epcs.c.epc == epc)
+            .order_by(t.events.c.event_time, t.events.c.seq)
+        )
+        return self._run(lambda conn: [(r.role, _event_row(r)) for r in conn.execute(q)])
+
+    def epcs_of_events(self, seqs: Collection[int]) -> dict[int, list[tuple[str, str]]]:
+        def fn(conn: Connection) -> dict[int, list[tuple[str, str]]]:
+            out: dict[int, list[tuple[str, str]]] = {}
+            for part in _chunks(seqs):
+                q = select(t.event_epcs).where(t.event_epcs.c.event_seq.in_(part))
+                for r in conn.execute(q):
+                    out.setdefault(r.event_seq, []).append((r.epc, r.role))
+            return out
+
+        return self._run(fn)
+
+    def inconsistencies_for(self, epc: str) -> list[InconsistencyRow]:
+        q = (
+            select(t.inconsistencies)
+            .where(t.inconsistencies.c.epc == epc)
+            .order_by(t.inconsistencies.c.id)
+        )
+        return self._run(
+            lambda conn: [
+                InconsistencyRow(r.epc, r.event_id, r.reason, r.detected_at)
+                for r in conn.execute(q)
+            ]
+        )
+
+    def declared_ids_on(self, conn: Connection, ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        for part in _chunks(ids):
+            q = select(t.events.c.event_id).where(
+                t.events.c.event_id.in_(part), t.events.c.is_declaration == 1
+            )
+            found.update(conn.execute(q).scalars())
+        return found
+
+    def declared_ids(self, ids: Collection[str]) -> set[str]:
+        return self._run(lambda conn: self.declared_ids_on(conn, ids))
+
+    def count_events(self) -> int:
+        q = select(func.count()).select_from(t.events)
+        return int(self._run(lambda conn: conn.execute(q).scalar_one()))
+
+    def iter_captures(self) -> Iterator[CaptureRow]:
+        with self.engine.connect() as conn:
+            q = select(t.captures).order_by(t.captures.c.seq)
+            for r in conn.execution_options(yield_per=1000).execute(q):
+                yield CaptureRow(
+                    seq=r.seq,
+                    capture_id=r.capture_id,
+                    enterprise=r.enterprise,
+                    record_time=r.record_time,
+                    context=r.context,
+                    event_count=r.event_count,
+                    digest=r.digest,
+                    prev_head=r.prev_head,
+                    head=r.head,
+                    imported=bool(r.imported),
+                )
+
+    def iter_events(self) -> Iterator[EventRow]:
+        with self.engine.connect() as conn:
+            q = select(*_EVENT_COLS).order_by(t.events.c.capture_seq, t.events.c.position)
+            for r in conn.execution_options(yield_per=2000).execute(q):
+                yield _event_row(r)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def add_checkpoint(self, row: CheckpointRow) -> None:
+        def fn(conn: Connection) -> None:
+            with conn.begin():
+                conn.execute(
+                    insert(t.checkpoints).values(
+                        capture_seq=row.capture_seq,
+                        head=row.head,
+                        event_count=row.event_count,
+                        created_at=row.created_at,
+                        public_key=row.public_key,
+                        signature=row.signature,
+                    )
+                )
+
+        self._run(fn)
+
+    def latest_checkpoint(self) -> CheckpointRow | None:
+        q = select(t.checkpoints).order_by(t.checkpoints.c.seq.desc()).limit(1)
+
+        def fn(conn: Connection) -> CheckpointRow | None:
+            r = conn.execute(q).first()
+            if r is None:
+                return None
+            return CheckpointRow(
+                r.capture_seq, r.head, r.event_count, r.created_at, r.public_key, r.signature, r.seq
+            )
+
+        return self._run(fn)

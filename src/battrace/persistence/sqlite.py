@@ -1,0 +1,71 @@
+"""SQLite backend: the embedded default.
+
+One writer at a time (``BEGIN IMMEDIATE`` takes the write lock up front, so two captures can never
+both read the same chain head), WAL so readers never block the writer, and ``synchronous=FULL`` so
+a capture that was acknowledged survives a power cut, not only a killed process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from battrace.persistence import schema as t
+from battrace.persistence.sql import SqlStore
+
+
+def _engine(url: str) -> Engine:
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours to issue.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("battrace_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class SqliteStore(SqlStore):
+    def __init__(self, url: str) -> None:
+        super().__init__(url, _engine(url))
+
+    def begin_write(self, conn: Connection) -> None:
+        conn.execution_options(battrace_write=True)
+        conn.begin()
+
+    def upsert_objects(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        stmt = sqlite_insert(t.objects)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.objects.c.epc],
+            set_={
+                c: stmt.excluded[c]
+                for c in (
+                    "kind",
+                    "state",
+                    "holder",
+                    "location",
+                    "parent",
+                    "last_event_time",
+                    "view",
+                )
+            },
+        )
+        conn.execute(stmt, list(rows))

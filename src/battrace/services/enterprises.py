@@ -1,0 +1,104 @@
+"""The enterprise registry: validated before it is stored."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from battrace.domain.errors import InvalidInput
+from battrace.domain.identities.divisions import province_by_code
+from battrace.domain.identities.uscc import validate_uscc
+from battrace.persistence.base import EnterpriseRow, Store
+
+ROLES = (
+    "battery_maker",
+    "automaker",
+    "importer",
+    "dealer",
+    "repairer",
+    "swap_operator",
+    "dismantler",
+    "recycling_outlet",
+    "cascade_user",
+    "recycler",
+    "regulator_national",
+    "regulator_provincial",
+)
+QUALIFICATION_KINDS = ("cascade_use", "recycling")
+CSV_COLUMNS = ("uscc", "name_zh", "name_en", "province", "roles", "manufacturer_codes", "sites")
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [
+            p.strip() for p in value.replace(";", ",").replace("|", ",").split(",") if p.strip()
+        ]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise InvalidInput("list", "must be a list of strings or a comma-separated string")
+
+
+def build_enterprise(data: Mapping[str, Any], where: str = "") -> EnterpriseRow:
+    """Validate one enterprise record (from the CLI, a CSV row or the demo)."""
+    pre = f"{where}." if where else ""
+    uscc = validate_uscc(str(data.get("uscc", "")).strip())
+    name_zh = str(data.get("name_zh") or "").strip()
+    if not name_zh:
+        raise InvalidInput(f"{pre}name_zh", "is required")
+    province = str(data.get("province") or uscc[2:4]).strip()
+    if province_by_code(province) is None:
+        raise InvalidInput(f"{pre}province", f"{province!r} is not a GB/T 2260 province code")
+    try:
+        roles = _split(data.get("roles"))
+        codes = [c.upper() for c in _split(data.get("manufacturer_codes"))]
+        site_ids = data.get("sites") or []
+        sites = (
+            [s if isinstance(s, dict) else {"id": s} for s in _split(site_ids)]
+            if isinstance(site_ids, str)
+            else [s if isinstance(s, dict) else {"id": str(s)} for s in site_ids]
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(f"{pre}{exc.field}", exc.reason) from None
+    if not roles:
+        raise InvalidInput(f"{pre}roles", f"at least one of: {', '.join(ROLES)}")
+    for role in roles:
+        if role not in ROLES:
+            raise InvalidInput(f"{pre}roles", f"{role!r} is not a role ({', '.join(ROLES)})")
+    for code in codes:
+        if len(code) != 3 or not code.isalnum() or not code.isascii():
+            raise InvalidInput(f"{pre}manufacturer_codes", f"{code!r} is not a 3-character code")
+    quals = list(data.get("qualifications") or [])
+    for q in quals:
+        if not isinstance(q, dict) or q.get("kind") not in QUALIFICATION_KINDS:
+            raise InvalidInput(f"{pre}qualifications", "each needs kind cascade_use or recycling")
+    return EnterpriseRow(
+        uscc=uscc,
+        name_zh=name_zh,
+        name_en=str(data.get("name_en") or "").strip(),
+        province=province,
+        roles=sorted(set(roles)),
+        manufacturer_codes=sorted(set(codes)),
+        sites=sites,
+        qualifications=quals,
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    )
+
+
+def register(store: Store, records: Iterable[Mapping[str, Any]]) -> int:
+    """Validate every record first, then store them all in one transaction (or none)."""
+    rows = [build_enterprise(r, f"row {i + 1}") for i, r in enumerate(records)]
+    store.put_enterprises(rows)
+    return len(rows)
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("uscc", "name_zh", "roles") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidInput("header", f"missing column(s): {', '.join(missing)}")
+    return [dict(r) for r in reader]

@@ -1,0 +1,107 @@
+"""Keeps the per-object projections (state, holder, parent …) in step with the ledger.
+
+Projections are ordered by ``eventTime``, not by arrival. New events that are not earlier than
+what an object has already seen are applied incrementally (the common case, cheap); an object that
+receives an event earlier than its last one — a late report — or that is named by an error
+declaration is re-derived from all its stored events. This runs inside the capture's transaction,
+so the projection is never out of step with the committed ledger.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+
+import orjson
+
+from battrace.domain.epcis.event import Event, parse_event
+from battrace.domain.lifecycle.projection import ObjectView, apply, new_view, replay
+from battrace.persistence.base import EventRow, InconsistencyRow, WriteTxn
+
+# Stored events were checked against the clock when captured; a replay must not re-judge them.
+_FOREVER = timedelta(days=365_000)
+
+
+def view_row(view: ObjectView) -> dict[str, object]:
+    row = view.to_row()
+    return {
+        "epc": view.epc,
+        "kind": view.kind,
+        "state": view.state,
+        "holder": view.holder,
+        "location": view.location,
+        "parent": view.parent,
+        "last_event_time": None
+        if view.last_event_time is None
+        else view.last_event_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "view": orjson.dumps(row).decode(),
+    }
+
+
+def event_from_row(row: EventRow) -> Event:
+    """Re-read a stored event for replay; it was validated when captured."""
+    ev = parse_event(orjson.loads(row.body), f"event {row.event_id}", future_tolerance=_FOREVER)
+    ev.event_id = row.event_id
+    return ev
+
+
+class Projector:
+    def __init__(self, txn: WriteTxn, detected_at: str) -> None:
+        self.txn = txn
+        self.detected_at = detected_at
+
+    def apply(self, events: Sequence[Event]) -> None:
+        ordered = sorted(enumerate(events), key=lambda p: (p[1].event_time, p[0]))
+        affected = {epc for _, ev in ordered for epc, _ in ev.epcs_with_roles()}
+        if not affected:
+            return
+        views = {
+            epc: ObjectView.from_row(orjson.loads(text))
+            for epc, text in self.txn.load_views(affected).items()
+        }
+        to_replay: set[str] = set()
+        found: list[InconsistencyRow] = []
+        for _, ev in ordered:
+            pairs = ev.epcs_with_roles()
+            if ev.error_declaration is not None:
+                to_replay.update(epc for epc, _ in pairs)
+                continue
+            for epc, role in pairs:
+                if epc in to_replay:
+                    continue
+                view = views.get(epc)
+                if view is None:
+                    view = views[epc] = new_view(epc)
+                elif view.last_event_time is not None and ev.event_time < view.last_event_time:
+                    to_replay.add(epc)
+                    continue
+                for reason in apply(view, ev, role):
+                    found.append(InconsistencyRow(epc, ev.event_id, reason, self.detected_at))
+        if to_replay:
+            replayed = self._replay(to_replay)
+            views.update(replayed[0])
+            found = [f for f in found if f.epc not in to_replay]
+            self.txn.replace_inconsistencies(to_replay, replayed[1])
+        self.txn.upsert_views([view_row(v) for v in views.values() if v.epc in affected])
+        self.txn.add_inconsistencies(found)
+
+    def _replay(self, epcs: set[str]) -> tuple[dict[str, ObjectView], list[InconsistencyRow]]:
+        stored = self.txn.events_of(epcs)
+        retracted = self.txn.declared_ids({row.event_id for _, _, row in stored})
+        by_epc: dict[str, list[tuple[Event, str]]] = defaultdict(list)
+        cache: dict[int, Event] = {}
+        for epc, role, row in stored:
+            if row.event_id in retracted:
+                continue
+            ev = cache.get(row.seq)
+            if ev is None:
+                ev = cache[row.seq] = event_from_row(row)
+            by_epc[epc].append((ev, role))
+        views: dict[str, ObjectView] = {}
+        rows: list[InconsistencyRow] = []
+        for epc in epcs:
+            view, reasons = replay(epc, by_epc.get(epc, []))
+            views[epc] = view
+            rows.extend(InconsistencyRow(epc, eid, r, self.detected_at) for eid, r in reasons)
+        return views, rows
