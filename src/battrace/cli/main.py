@@ -16,6 +16,7 @@ from rich.table import Table
 from battrace import __version__
 from battrace.cli.common import console, fail, handle_errors, print_json, state
 from battrace.domain.errors import InvalidInput
+from battrace.persistence.base import EnterpriseRow
 from battrace.services import checkpoint as checkpoints
 from battrace.services import enterprises as registry
 from battrace.services.capture import CaptureResult, Ledger
@@ -62,7 +63,7 @@ def init() -> None:
 
 
 # -- enterprises ------------------------------------------------------------------------------
-def _enterprise_table(rows: list[registry.EnterpriseRow]) -> Table:
+def _enterprise_table(rows: list[EnterpriseRow]) -> Table:
     table = Table("USCC", "名称 / name", "province", "roles", "codes", "qualifications")
     for e in rows:
         quals = ", ".join(f"{q['kind']} #{q.get('batch', '?')}" for q in e.qualifications)

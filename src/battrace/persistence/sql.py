@@ -139,7 +139,9 @@ class SqlWriteTxn(WriteTxn):
                 imported=1 if capture.imported else 0,
             )
         )
-        capture_seq = int(res.inserted_primary_key[0])
+        key = res.inserted_primary_key
+        assert key is not None
+        capture_seq = int(key[0])
         if events:
             # Writers are serialised, so numbering events here is race-free and lets the EPC index
             # rows be written in the same round trip instead of reading generated keys back.

@@ -66,7 +66,7 @@ def trace(store: Store, code: str) -> dict[str, Any]:
         raise InvalidInput("code", f"{_bare(uri)} is not in the ledger")
     view = orjson.loads(text)
 
-    ancestors = []
+    ancestors: list[dict[str, Any]] = []
     parent = view.get("parent")
     seen = {uri}
     vehicle = view.get("vehicle")

@@ -43,7 +43,7 @@ def loads(data: bytes | str, what: str = "document") -> Any:
         msg = str(exc)
         if "utf-8" in msg.lower() or "surrogate" in msg.lower():
             raise InvalidInput(what, f"is not valid UTF-8 ({msg})") from None
-        if "recursion" in msg.lower():
+        if "recursion" in msg.lower() or "depth limit" in msg.lower():
             raise InvalidInput(what, "is nested too deeply (more than 1,024 levels)") from None
         raise InvalidInput(what, f"is not valid JSON ({msg})") from None
 
