@@ -32,6 +32,13 @@ class State:
     db: str | None = None
     _store: Store | None = None
 
+    def reset(self, db: str | None) -> None:
+        """Called once per invocation (tests invoke the app many times in one process)."""
+        if self._store is not None:
+            self._store.close()
+        self.db = db
+        self._store = None
+
     @property
     def settings(self) -> Settings:
         return Settings.from_env(self.db)

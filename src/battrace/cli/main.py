@@ -45,7 +45,7 @@ def main(
         ),
     ] = None,
 ) -> None:
-    state.db = db
+    state.reset(db)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from battrace.domain.epcis import vocab
 from battrace.domain.epcis.event import Event
 from battrace.domain.errors import NotAuthorised
 from battrace.domain.identities.uris import parse_uri
@@ -36,8 +37,9 @@ def check_event(event: Event, path: str, reporter: EnterpriseRow, owner_of: Code
     new_codes: list[tuple[str, str]] = []
     if event.biz_step == "commissioning" and event.action == "ADD":
         new_codes = [(f"{path}.epcList[{i}]", e) for i, e in enumerate(event.epc_list)]
-    elif event.event_type == "TransformationEvent":
+    elif event.biz_step == vocab.BIZSTEP_RECODING:
         # Cascade re-coding creates new codes: the same rule as commissioning applies to them.
+        # (Other transformations, such as dismantling, output codes that already exist.)
         new_codes = [(f"{path}.outputEPCList[{i}]", e) for i, e in enumerate(event.output_epcs)]
     for field, uri in new_codes:
         if not uri.startswith("urn:gbt34014:"):

@@ -29,6 +29,7 @@ from battrace.domain.epcis.document import (
     iter_json_lines,
     parse_document,
 )
+from battrace.domain.epcis import vocab
 from battrace.domain.epcis.event import Event, parse_event
 from battrace.domain.epcis.hashid import event_hash_id
 from battrace.domain.errors import InvalidInput, NotAuthorised
@@ -320,7 +321,7 @@ class Ledger:
                 "https://ref.gs1.org/cbv/BizStep-commissioning",
             ):
                 lists.append(raw.get("epcList"))
-            if raw.get("type") == "TransformationEvent":
+            if raw.get("bizStep") == vocab.BIZSTEP_RECODING:
                 lists.append(raw.get("outputEPCList"))
             for lst in lists:
                 if isinstance(lst, list):
