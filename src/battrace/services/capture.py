@@ -23,13 +23,13 @@ import orjson
 
 from battrace.config import Settings
 from battrace.domain import chain
+from battrace.domain.epcis import vocab
 from battrace.domain.epcis.document import (
     DEFAULT_CONTEXT,
     Limits,
     iter_json_lines,
     parse_document,
 )
-from battrace.domain.epcis import vocab
 from battrace.domain.epcis.event import Event, parse_event
 from battrace.domain.epcis.hashid import event_hash_id
 from battrace.domain.errors import InvalidInput, NotAuthorised
