@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from battrace.demo import generate
 
 from battrace.config import Settings
+from battrace.demo import generate
 from battrace.domain.epcis.document import DEFAULT_CONTEXT
 from battrace.services import enterprises as registry
 from battrace.services.capture import Ledger, Submission

@@ -92,6 +92,14 @@ class InconsistencyRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectSummary:
+    epc: str
+    parent: str | None
+    state: str
+    holder: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CheckpointRow:
     capture_seq: int
     head: str
@@ -184,7 +192,8 @@ class Store(ABC):
     def get_view(self, epc: str) -> str | None: ...
 
     @abstractmethod
-    def child_epcs(self, parent: str) -> list[str]: ...
+    def descendants(self, root: str, max_depth: int) -> list[ObjectSummary]:
+        """Every object below ``root`` (children, their children …), sorted by EPC per level."""
 
     @abstractmethod
     def events_for(self, epc: str) -> list[tuple[str, EventRow]]:

@@ -44,15 +44,21 @@ def _summary(store: Store, uri: str) -> dict[str, Any]:
     }
 
 
-def _children(store: Store, uri: str, depth: int) -> list[dict[str, Any]]:
-    if depth >= MAX_DEPTH:
-        return []
-    out = []
-    for child in store.child_epcs(uri):
-        node = _summary(store, child)
-        node["children"] = _children(store, child, depth + 1)
-        out.append(node)
-    return out
+def _children(store: Store, uri: str) -> list[dict[str, Any]]:
+    nodes: dict[str, dict[str, Any]] = {uri: {"children": []}}
+    for row in store.descendants(uri, MAX_DEPTH):
+        node: dict[str, Any] = {
+            "uri": row.epc,
+            "code": _bare(row.epc),
+            "state": row.state,
+            "holder": row.holder,
+            "children": [],
+        }
+        nodes[row.epc] = node
+        if row.parent in nodes:
+            nodes[row.parent]["children"].append(node)
+    children: list[dict[str, Any]] = nodes[uri]["children"]
+    return children
 
 
 def trace(store: Store, code: str) -> dict[str, Any]:
@@ -136,7 +142,7 @@ def trace(store: Store, code: str) -> dict[str, Any]:
         "vehicle": _bare(vehicle),
         "attributes": view.get("attributes") or {},
         "ancestors": ancestors,
-        "children": _children(store, uri, 0),
+        "children": _children(store, uri),
         "origins": sorted(set(origins)),
         "successors": sorted(set(successors)),
         "materials": materials,
