@@ -317,15 +317,13 @@ def serve(
     uvicorn.run(create_app(state.settings), host=host, port=port, log_level="info")
 
 
-def _register_optional() -> None:
-    try:
-        from battrace.cli.rules import rules_app
-    except ImportError:  # pragma: no cover - rules arrive with the regulation engine
-        return
+def _register_subcommands() -> None:
+    from battrace.cli.rules import rules_app
+
     app.add_typer(rules_app, name="rules", help="Regulations as versioned, cited data.")
 
 
-_register_optional()
+_register_subcommands()
 
 
 def run() -> None:  # pragma: no cover
