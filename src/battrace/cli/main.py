@@ -318,9 +318,13 @@ def serve(
 
 
 def _register_subcommands() -> None:
+    from battrace.cli.forecast import forecast_app
     from battrace.cli.rules import rules_app
 
     app.add_typer(rules_app, name="rules", help="Regulations as versioned, cited data.")
+    app.add_typer(
+        forecast_app, name="forecast", help="Retirement and recoverable-material forecasts."
+    )
 
 
 _register_subcommands()
