@@ -9,9 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine
 
 from battrace.persistence.base import Store
+
+# CI runs the same examples every time (a red build must be reproducible); locally, explore.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 PG_URL = os.environ.get("BATTRACE_TEST_DATABASE_URL")
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
