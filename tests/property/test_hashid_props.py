@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from battrace.domain.epcis import hashid, jsonld, vocab
 from battrace.domain.epcis.gs1 import canonical_digital_link
 from battrace.domain.epcis.hashid import canonical_timestamp, event_hash_id, prehash_string
+from battrace.domain.errors import EventError
 
 reference = pytest.importorskip("epcis_event_hash_generator")
 from epcis_event_hash_generator import hash_generator, json_to_py  # noqa: E402
@@ -372,6 +373,45 @@ def test_fast_and_general_renderers_agree(event: dict[str, Any]) -> None:
     # Generated events are all of the common shape: the fast renderer must take every one.
     fast = hashid._Fast(jsonld.resolve_context(CTX), frozenset())
     assert fast.render(event) == general_prehash(event)
+
+
+odd_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=6),
+        st.sampled_from(
+            ["shipping", "active", "https://gs1.org/voc/Voltage", "gs1:Voltage", "", " "]
+        ),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["id", "type", "battrace:a", "battrace:bList", "source", "value"]),
+            inner,
+            max_size=3,
+        ),
+    ),
+    max_leaves=6,
+)
+odd_keys = st.sampled_from(
+    [*sorted(hashid._TOP_KNOWN), "battrace:x", "battrace:yList", "foo", "rdfs:comment"]
+)
+
+
+@LOCAL_SETTINGS
+@given(battery_events(), st.dictionaries(odd_keys, odd_values, max_size=3))
+def test_malformed_values_never_crash_and_renderers_agree(
+    event: dict[str, Any], odd: dict[str, Any]
+) -> None:
+    event = {**event, **odd}
+    try:
+        text = prehash_string(event, CTX)
+    except EventError:
+        return  # e.g. a type that is not a string
+    assert text == general_prehash(event)
 
 
 # -- timestamps against an independent decimal implementation -----------------------------------

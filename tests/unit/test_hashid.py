@@ -88,7 +88,7 @@ def fast(event: dict[str, Any], context: object = CTX) -> str | None:
     """The pre-hash string from the fast renderer, or None where it hands over."""
     try:
         return hashid._Fast(jsonld.resolve_context(context), frozenset()).render(event)
-    except (hashid._GiveUp, TypeError):
+    except hashid._HAND_OVER:
         return None
 
 
@@ -256,7 +256,7 @@ def test_json_numbers_and_booleans() -> None:
 
 
 def test_values_are_trimmed_and_empty_values_omitted() -> None:
-    event = {
+    event: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": "2024-01-01T00:00:00Z",
         "action": "  OBSERVE ",
@@ -449,6 +449,27 @@ def test_extension_lists_are_regrouped_like_xml() -> None:
     assert fast(event) == general(event) == text
 
 
+def test_memo_stays_bounded_in_a_long_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashid, "_CACHE_MAX", 100)
+    context = [*CTX, {"bounded": "urn:test:bounded:"}]  # a context of its own, fresh memo
+    steps = sorted(vocab.BIZ_STEPS)
+    events = [
+        {
+            "type": "ObjectEvent",
+            "eventTime": "2024-01-01T00:00:00Z",
+            "epcList": [f"urn:gbt34014:{i:024d}"],
+            "bizStep": steps[i % len(steps)],
+            "bounded:n": f"v{i}",
+        }
+        for i in range(10_000)
+    ]
+    hashes = hash_events(events, context)
+    caches = jsonld.resolve_context(context).memo["caches"]
+    # Checked every 4096 events: at most the limit plus what one such stretch adds.
+    assert caches.stored + len(caches.plain) < 100 + 4096 * 4
+    assert hashes[::997] == [event_hash_id(e, context) for e in events[::997]]
+
+
 # -- offline JSON-LD context --------------------------------------------------------------------
 
 
@@ -458,6 +479,22 @@ def test_context_resolution_is_cached_and_offline() -> None:
     assert unknown.namespaces == {}
     with pytest.raises(ValueError):
         jsonld.resolve_context([3])
+    with pytest.raises(EventError):
+        event_hash_id(shipping_event(), [3])
+
+
+def test_inline_context_prefixes() -> None:
+    ctx = jsonld.resolve_context(
+        [CTX[0], {"ex": "base:ns/", "base": "https://x.example/", "term": {"@id": "ex:t"}}]
+    )
+    assert ctx.expand_iri("ex:a") == "https://x.example/ns/a"  # defined in any order
+    assert ctx.expand_iri("gs1:Voltage") == "https://gs1.org/voc/Voltage"
+    assert ctx.expand_vocab("term", None) == "https://x.example/ns/t"
+    assert (
+        ctx.expand_vocab("shipping", jsonld.BIZ_STEP) == "https://ref.gs1.org/cbv/BizStep-shipping"
+    )
+    # Keys and values are rewritten with the declared prefixes only (as the reference does).
+    assert ctx.namespaces == {"ex": "base:ns/", "base": "https://x.example/"}
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="GS1 reference data not available")

@@ -254,7 +254,7 @@ def canonical_timestamp(text: str) -> str:
         offset = 0
         frac = text[19:-1]
     else:
-        found = _zone_minutes(text[-6:])
+        found = _ZONES.get(text[-6:]) or _zone_minutes(text[-6:])
         if found is None:
             return _timestamp_fallback(text)
         offset = found
@@ -384,23 +384,44 @@ class _Replacements:
     under it, so the fast renderer needs a single dict probe per value.
     """
 
-    __slots__ = ("canon", "get", "safe")
+    __slots__ = ("canon", "entries", "get", "known", "safe")
 
     def __init__(self, iris: Iterable[str]) -> None:
         table: dict[str, str | None] = {}
         for iri in iris:
-            for i, ch in enumerate(iri):
-                if ch == "-" or ch == "/":
-                    tail = iri[i + 1 :]
-                    seen = table.get(tail, iri)
-                    table[tail] = iri if seen == iri else None  # None: ambiguous, keep it
+            for tail in _tails(iri):
+                seen = table.get(tail, iri)
+                table[tail] = iri if seen == iri else None  # None: ambiguous, keep the value
         self.get: Callable[[str], str | None] = table.get
         # The fast renderer assumes a replaced value contributes nothing to the collected set;
         # true unless a tail contains ':' (could be a compact IRI or a vocabulary URI itself).
         self.safe = not any(":" in tail for tail in table)
+        # Only tails of the CBV/GS1 tables can be replaced (see _Fast.value).
+        self.known = all(iri in _TABLE_IRIS for iri in iris)
         self.canon: dict[str, str] = {}
+        self.entries: dict[tuple[str, Any, Any], str] = {}
 
 
+def _tails(iri: str) -> Iterable[str]:
+    return (iri[i + 1 :] for i, ch in enumerate(iri) if ch == "-" or ch == "/")
+
+
+_TABLE_IRIS: Final = frozenset(
+    iri
+    for table in (
+        jsonld.BIZ_STEP,
+        jsonld.DISPOSITION,
+        jsonld.BIZ_TRANSACTION_TYPE,
+        jsonld.SOURCE_DEST_TYPE,
+        jsonld.ERROR_REASON,
+        jsonld.MEASUREMENT_TYPE,
+        jsonld.SENSOR_ALERT,
+        jsonld.COMPONENT,
+    )
+    for iri in table.values()
+)
+#: Every value that the bare-word replacement for a table IRI could touch.
+_TAILS: Final = frozenset(tail for iri in _TABLE_IRIS for tail in _tails(iri))
 _MEMO_MAX = 4096
 
 
@@ -468,6 +489,12 @@ class _Entry:
 
 
 class _General:
+    """The reference's algorithm on its own data model (see the module docstring).
+
+    The hash is defined on the XML shape of an event, so JSON is first turned into that shape:
+    a list becomes repeated elements, ``epcList`` a list of ``epc`` elements and so on.
+    """
+
     def __init__(self, ctx: Context, replace: _Replacements, ignore: Collection[str]) -> None:
         self.ctx = ctx
         self.replace = replace
@@ -564,6 +591,8 @@ class _General:
                     values.append(rendered)
                 if not kid[2]:
                     kids.remove(kid)
+            # Repeated elements (several epc, quantityElement, sensorReport …) are unordered in
+            # EPCIS, so the reference sorts their renderings (rule 6).
             values.sort()
             out.extend(values)
         if extensions:
@@ -618,6 +647,9 @@ class _General:
             if rendered:
                 parts.append(rendered)
         if sort:
+            # Outside the canonical order nothing has a defined position: the reference sorts
+            # the renderings, which puts bizTransactionList < destinationList < ilmd <
+            # sourceList < {namespace}extensions (rule 7).
             parts.sort()
         return "".join(parts)
 
@@ -628,7 +660,7 @@ class _General:
         below = self.generic(kids)
         if value or below:
             return name + value + below
-        return ""  # empty: omitted (rule 3)
+        return ""  # empty: omitted (rule 3), where the reference would still write the name
 
 
 def _render_general(
@@ -730,29 +762,54 @@ def _field_plan(shape: tuple[str, ...], plans: dict[tuple[str, ...], Any]) -> An
 
 
 class _Caches:
-    """Per-context memo of canonical values, shared by all collected sets of the context."""
+    """Per-context memo of canonical values, shared by all collected sets of the context.
 
-    __slots__ = ("expanded", "floats", "ints", "names", "plain", "plans", "vocab")
+    Bounded: past :data:`_CACHE_MAX` entries (these dicts plus what the collected sets memoise,
+    counted in ``stored``) the context's memo is dropped and filled afresh, so a long-running
+    server does not grow whatever the stream of events.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "expanded",
+        "floats",
+        "ints",
+        "names",
+        "plain",
+        "plans",
+        "prefixes",
+        "replacements",
+        "stored",
+        "tails",
+        "vocab",
+    )
+
+    def __init__(self, ctx: Context) -> None:
+        self.replacements = ctx.memo  # collected set -> _Replacements, among other things
+        self.prefixes = frozenset(ctx.namespaces) | frozenset(ctx.prefixes)
+        self.stored = 0  # entries put in the memos of the collected sets
         self.vocab: dict[str, str] = {}  # value of an @vocab property outside its table
         self.plans: dict[tuple[str, ...], _Plan] = {}
         self.names: dict[str, str] = {}  # extension key -> "{namespace}local"
-        self.plain: dict[str, str] = {}  # unreplaced value -> canonical (no vocabulary IRI)
+        # Unreplaced value -> canonical text, for values without a vocabulary IRI: ``plain``
+        # for those no bare-word replacement can touch, ``tails`` for the others.
+        self.plain: dict[str, str] = {}
+        self.tails: dict[str, str] = {}
         self.expanded: dict[str, str] = {}  # expansion of a bare word -> canonical
         # JSON numbers by type: 1, 1.0 and True are equal dict keys but print differently.
         self.floats: dict[float, str] = {}
         self.ints: dict[int, str] = {}
 
     def full(self) -> bool:
-        # A long-running process must not grow without bound: start afresh past the limit.
-        return len(self.plain) + len(self.floats) + len(self.ints) > _CACHE_MAX
+        held = len(self.plain) + len(self.tails) + len(self.floats) + len(self.ints)
+        held += len(self.names) + len(self.vocab) + len(self.expanded)
+        return self.stored + held > _CACHE_MAX
 
 
 def _caches(ctx: Context) -> _Caches:
     found = ctx.memo.get("caches")
     if found is None or found.full():
-        found = ctx.memo["caches"] = _Caches()
+        ctx.memo.clear()  # including the collected sets' memos
+        found = ctx.memo["caches"] = _Caches(ctx)
     return found
 
 
@@ -763,23 +820,25 @@ class _Fast:
     direct cache probe before any call, parts collected in one list and joined once.
     """
 
-    __slots__ = ("c", "ctx", "ignore", "iris", "prefixes", "replace")
+    __slots__ = ("c", "ctx", "ignore", "iris", "prefixes", "probe", "replace")
 
     def __init__(self, ctx: Context, ignore: Collection[str]) -> None:
         self.ctx = ctx
         self.ignore = ignore
         self.c = _caches(ctx)
         # Every prefix that could rewrite or expand "prefix:…" (declared or JSON-LD).
-        self.prefixes = frozenset(ctx.namespaces) | frozenset(ctx.prefixes)
+        self.prefixes = self.c.prefixes
         self.iris: set[str] = set()
         self.replace = _replacements(ctx, self.iris)
+        # The memo that holds a value's canonical text, if any (see value()).
+        self.probe: Callable[[Any], str | None] = self.c.plain.get
 
     # values -----------------------------------------------------------------------------
 
     def value(self, raw: object, as_id: bool = False) -> str:
         """Canonical text of a scalar value ("" if it renders nothing).
 
-        Callers probe ``self.replace.canon`` first; this is the miss path, which fills it.
+        Callers probe ``self.probe`` first; this is the miss path, which fills the memos.
         """
         if type(raw) is not str:
             # Numbers are never bare words; booleans print as True/False like the reference.
@@ -800,37 +859,49 @@ class _Fast:
                 return str(raw)
             raise _GIVE_UP
         replace = self.replace
-        expansion = replace.get(raw)
-        if expansion is not None:
-            # A replaced bare word contributes nothing itself (_Replacements.safe).
-            found = self.c.expanded.get(expansion)
-            if found is None:
-                found = _value_text(expansion, self.ctx).strip()
-                found = self.c.expanded[expansion] = canonical_value(found) if found else ""
-        else:
-            found = self.c.plain.get(raw)
-            if found is None:
-                colon = raw.find(":")
-                if (colon < 0 or raw[:colon] not in self.prefixes) and not raw.startswith(_CBV_WEB):
-                    # No prefix to expand, not a vocabulary IRI: the usual case, kept cheap.
-                    found = raw.strip()
-                    if found and (
-                        "." in found
-                        or found[0] in _NUMERIC_START
-                        or found[0] > "\x7f"
-                        or _CBV_URN in found
-                    ):
-                        found = canonical_value(found)
-                    # else: no number, no Digital Link, no CBV URN: canonical as it stands
-                else:
-                    cacheable = self._check(raw, as_id)
-                    found = _value_text(raw, self.ctx).strip()
+        # Bare-word replacement can touch only tails of the collected IRIs, which are tails of
+        # the CBV tables when ``known``: every other value is memoised once for the context.
+        per_set = not replace.known or raw in _TAILS
+        if per_set:
+            found = replace.canon.get(raw)
+            if found is not None:
+                return found
+            expansion = replace.get(raw)
+            if expansion is not None:
+                # A replaced bare word contributes nothing itself (_Replacements.safe).
+                found = self.c.expanded.get(expansion)
+                if found is None:
+                    found = _value_text(expansion, self.ctx).strip()
                     found = canonical_value(found) if found else ""
-                    if not cacheable:
-                        return found
-                self.c.plain[raw] = found
-        if len(replace.canon) < _CACHE_MAX:
+                    self.c.expanded[expansion] = found
+                replace.canon[raw] = found
+                self.c.stored += 1
+                return found
+        store = self.c.tails if raw in _TAILS else self.c.plain  # unreplaced canonical text
+        found = store.get(raw)
+        if found is None:
+            colon = raw.find(":")
+            if (colon < 0 or raw[:colon] not in self.prefixes) and not raw.startswith(_CBV_WEB):
+                # No prefix to expand, not a vocabulary IRI: the usual case, kept cheap.
+                found = raw.strip()
+                if found and (
+                    "." in found
+                    or found[0] in _NUMERIC_START
+                    or found[0] > "\x7f"
+                    or _CBV_URN in found
+                ):
+                    found = canonical_value(found)
+                # else: no number, no Digital Link, no CBV URN: canonical as it stands
+            else:
+                cacheable = self._check(raw, as_id)
+                found = _value_text(raw, self.ctx).strip()
+                found = canonical_value(found) if found else ""
+                if not cacheable:
+                    return found
+            store[raw] = found
+        if per_set:
             replace.canon[raw] = found
+            self.c.stored += 1
         return found
 
     def _check(self, raw: str, as_id: bool) -> bool:
@@ -898,7 +969,8 @@ class _Fast:
 
         (TypeError: an unhashable list/object where a scalar was probed in a cache.)
         """
-        plan = self.plan(tuple(event))
+        shape = tuple(event)
+        plan = self.c.plans.get(shape) or self.plan(shape)
         if plan.give_up:
             raise _GIVE_UP
         event_type = event["type"]
@@ -930,6 +1002,8 @@ class _Fast:
                     raise _GIVE_UP
                 table = _ENTRY_TYPES[key]
                 for entry in raw:
+                    if type(entry) is not dict:
+                        raise _GIVE_UP
                     kind = entry.get("type")
                     if kind is not None:
                         iri = table.get(kind)
@@ -949,7 +1023,16 @@ class _Fast:
                 if type(raw) is not list:
                     raise _GIVE_UP
                 for element in raw:
-                    for report in element.get("sensorReport") or ():
+                    if type(element) is not dict:
+                        raise _GIVE_UP
+                    reports = element.get("sensorReport")
+                    if type(reports) is not list:
+                        if reports is None:
+                            continue
+                        raise _GIVE_UP
+                    for report in reports:
+                        if type(report) is not dict:
+                            raise _GIVE_UP
                         for field, table in _REPORT_VOCAB_ITEMS:
                             word = report.get(field)
                             if word is not None:
@@ -964,11 +1047,12 @@ class _Fast:
                         iris.add(iri)
                 else:
                     iris |= _vocab_iris({key: raw}, self.ctx)
-        replace = _replacements(self.ctx, iris)
+        replace = self.c.replacements.get(frozenset(iris)) or _replacements(self.ctx, iris)
         if not replace.safe:
             raise _GIVE_UP
         self.replace = replace
-        plain = replace.canon.get  # hit: canonical text valid under these replacements
+        plain = self.probe = self.c.plain.get if replace.known else replace.canon.get
+        canon = replace.canon.get  # second probe, for bare words (steps, types)
         value = self.value
 
         # Pass 2: the canonical order (§3.2 rule 5), only over the keys the event has.
@@ -978,16 +1062,16 @@ class _Fast:
             if raw is None:
                 continue
             if code == _R_SIMPLE:
-                text = plain(raw) or value(raw)
+                text = plain(raw) or canon(raw) or value(raw)
                 if text:
                     out += (key, "=", text)
             elif code == _R_LOCATION:
                 if type(raw) is not dict:
                     raise _GIVE_UP
                 if raw:
-                    if len(raw) != 1:
+                    ident = raw.get("id")
+                    if len(raw) != 1 or ident is None:
                         raise _GIVE_UP
-                    ident = raw["id"]  # KeyError: not the common shape either
                     text = plain(ident) or value(ident, True)
                     if text:
                         out += (key, "id=", text)
@@ -1043,22 +1127,27 @@ class _Fast:
                 rest += self.generic(key, raw)
             elif code == _X_ENTRIES:
                 id_key = _ENTRY_LISTS[key]
-                allowed = _ENTRY_KEYS[key]
+                entries = replace.entries  # (list, type, id) -> rendering, under this replacement
                 rendered = []
                 for entry in raw:
-                    if not entry.keys() <= allowed:
-                        raise _GIVE_UP
-                    text = ""
                     kind = entry.get("type")
-                    if kind is not None:
-                        t = plain(kind) or value(kind)
-                        if t:
-                            text = "type=" + t
                     ident = entry.get(id_key)
-                    if ident is not None:
-                        t = plain(ident) or value(ident, True)
-                        if t:
-                            text += id_key + "=" + t
+                    if len(entry) != (kind is not None) + (ident is not None):
+                        raise _GIVE_UP  # a further key (or an explicit null): not common
+                    cache_key = (key, kind, ident)
+                    text = entries.get(cache_key)
+                    if text is None:
+                        text = ""
+                        if kind is not None:
+                            t = plain(kind) or canon(kind) or value(kind)
+                            if t:
+                                text = "type=" + t
+                        if ident is not None:
+                            t = plain(ident) or value(ident, True)
+                            if t:
+                                text += id_key + "=" + t
+                        entries[cache_key] = text
+                        self.c.stored += 1
                     if text:
                         rendered.append(text)
                 if rendered:
@@ -1111,7 +1200,7 @@ class _Fast:
         plan = plans.get(shape)
         if plan is None:
             plan = _field_plan(shape, plans)
-        plain = self.replace.canon.get
+        plain = self.probe
         parts: list[str] = []
         for name, kind in plan:
             item = obj[name]
@@ -1163,13 +1252,20 @@ class _Fast:
     def members(self, obj: dict[str, Any]) -> list[str]:
         """Sorted renderings of the members of an extension object (or of ilmd)."""
         ignore = self.ignore
+        names = self.c.names
+        plain = self.probe
         out: list[str] = []
         for key, raw in obj.items():
-            if raw is None:
+            if raw is None or (ignore and _ignored(key, ignore, self.ctx)):
                 continue
-            if ignore and _ignored(key, ignore, self.ctx):
-                continue
-            out += self.generic(key, raw)
+            name = names.get(key)
+            if name is not None and type(raw) is str and name[-4:] != "List":
+                # The usual member: a known key with a string value (inline of generic()).
+                text = plain(raw) or self.value(raw)
+                if text:
+                    out.append(name + "=" + text)
+            else:
+                out += self.generic(key, raw)
         out.sort()
         return out
 
@@ -1180,7 +1276,7 @@ class _Fast:
             name = self.c.names[key] = _member_name(key, self.ctx)
         if name[-4:] != "List":
             if type(raw) is str:
-                text = self.replace.canon.get(raw) or self.value(raw)
+                text = self.probe(raw) or self.value(raw)
                 return [name + "=" + text] if text else []
             return self.generic_named(name, raw)
         # The reference regroups "xList" keys into an "xList" element holding "x" children.
@@ -1212,7 +1308,7 @@ class _Fast:
             return [name + "".join(parts)] if parts else []
         if raw is None:
             return []
-        text = (type(raw) is str and self.replace.canon.get(raw)) or self.value(raw)
+        text = self.probe(raw) or self.value(raw)
         return [name + "=" + text] if text else []
 
 
@@ -1279,9 +1375,6 @@ _VOCAB_CODES: Final[Mapping[str, int]] = {
     "sensorElementList": _V_SENSORS,
 } | dict.fromkeys(_UNHASHED, _V_UNHASHED)
 _ENTRY_TYPES: Final[Mapping[str, Mapping[str, str]]] = _ENTRY_VOCAB
-_ENTRY_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    key: frozenset({"type", id_key}) for key, id_key in _ENTRY_LISTS.items()
-}
 _SET_UNSET: Final = frozenset({"set", "unset"})
 
 
@@ -1313,22 +1406,31 @@ class _Plan:
 # Public API
 
 
+# The fast renderer signals an unusual shape with _GiveUp; a TypeError/AttributeError/KeyError
+# can only come from a value of an unexpected JSON type on its fast path: same hand-over.
+_HAND_OVER = (_GiveUp, TypeError, AttributeError, KeyError)
+
+
 class _Hasher:
     """Pre-hash strings for events sharing one resolved context (and ignore list)."""
 
-    __slots__ = ("ctx", "fast", "ignore")
+    __slots__ = ("count", "ctx", "fast", "ignore")
 
     def __init__(self, ctx: Context, ignore: Collection[str]) -> None:
         self.ctx = ctx
         self.ignore = ignore
         self.fast = _Fast(ctx, ignore)
+        self.count = 0
 
     def prehash(self, event: object) -> str:
+        self.count += 1
+        if not self.count & 4095:  # now and then, within a long batch: keep the memo bounded
+            self.fast.c = _caches(self.ctx)
         if type(event) is dict:
             if "@context" not in event:
                 try:
                     return self.fast.render(event)
-                except (_GiveUp, TypeError):
+                except _HAND_OVER:
                     return _render_with(event, self.ctx, self.ignore)
         elif not isinstance(event, Mapping):
             raise EventError("event", "must be a JSON object")
@@ -1336,7 +1438,7 @@ class _Hasher:
         if type(event) is dict:
             try:
                 return _Fast(ctx, self.ignore).render(event)
-            except (_GiveUp, TypeError):
+            except _HAND_OVER:
                 pass
         return _render_with(event, ctx, self.ignore)
 
@@ -1349,7 +1451,10 @@ class _Hasher:
         key = ("event-context", jsonld._cache_key(own))
         merged = memo.get(key)
         if merged is None:
-            merged = memo[key] = self.ctx.merged(own)
+            try:
+                merged = memo[key] = self.ctx.merged(own)
+            except ValueError as exc:
+                raise EventError("@context", str(exc)) from None
         return merged
 
 
@@ -1360,6 +1465,13 @@ def _render_with(event: Mapping[str, Any], ctx: Context, ignore: Collection[str]
 
 def _prehash(event: object, ctx: Context, ignore: Collection[str]) -> str:
     return _Hasher(ctx, ignore).prehash(event)
+
+
+def _resolve(context: object) -> Context:
+    try:
+        return resolve_context(context)
+    except ValueError as exc:
+        raise EventError("@context", str(exc)) from None
 
 
 def _digest(prehash: str) -> str:
@@ -1374,7 +1486,7 @@ def prehash_string(
     ``context`` is the document's ``@context`` (URI, object or list); ``None`` stands for the
     standard EPCIS 2.0 context. ``ignore_fields`` names extension fields to leave out.
     """
-    return _prehash(event, resolve_context(context), frozenset(ignore_fields))
+    return _prehash(event, _resolve(context), frozenset(ignore_fields))
 
 
 def event_hash_id(
@@ -1391,7 +1503,7 @@ def hash_events(
     ignore_fields: Collection[str] = (),
 ) -> list[str]:
     """Event Hash IDs of many events sharing one ``@context`` (resolved once)."""
-    prehash = _Hasher(resolve_context(context), frozenset(ignore_fields)).prehash
+    prehash = _Hasher(_resolve(context), frozenset(ignore_fields)).prehash
     sha256 = hashlib.sha256
     return [
         "ni:///sha-256;" + sha256(prehash(event).encode()).hexdigest() + _VERSION
@@ -1456,7 +1568,7 @@ def document_events(
 def prehash_document(doc: Mapping[str, Any]) -> list[str]:
     """Pre-hash strings of every event of a document, in document order."""
     context, events, ignore = document_events(doc)
-    prehash = _Hasher(resolve_context(context), frozenset(ignore)).prehash
+    prehash = _Hasher(_resolve(context), frozenset(ignore)).prehash
     return [prehash(event) for event in events]
 
 

@@ -34,7 +34,6 @@ EPCIS_CONTEXT_URLS: Final = frozenset(
         "https://gs1.github.io/EPCIS/epcis-context.jsonld",
     }
 )
-DEFAULT_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 
 EPCIS: Final = "https://ref.gs1.org/epcis/"
 CBV: Final = "https://ref.gs1.org/cbv/"
@@ -234,6 +233,12 @@ class Context:
             if name.startswith("@"):
                 continue
             self._define(name, definition)
+        # JSON-LD resolves definitions that use a prefix defined later in the same object.
+        for name, iri in list(self.prefixes.items()):
+            self.prefixes[name] = self.expand_iri(iri)
+        for name, iri in list(self.terms.items()):
+            if not iri.startswith("@"):
+                self.terms[name] = self.expand_iri(iri)
 
     def _define(self, name: str, definition: object) -> None:
         if definition is None:  # JSON-LD: a null definition removes the term
@@ -340,12 +345,27 @@ _ID_TERM: Final = Term(ID)
 _TYPE_TERM: Final = Term(TYPE)
 _PLAIN_TERM: Final = Term(PLAIN)
 
-_CACHE: dict[str, Context] = {}
+_CACHE: dict[object, Context] = {}
 _CACHE_MAX = 256
 
 
-def _cache_key(ctx: object) -> str:
-    return json.dumps(ctx, sort_keys=True, separators=(",", ":"), default=repr)
+def _cache_key(ctx: object) -> object:
+    """A hashable stand-in for a ``@context`` value (computed for every call: kept cheap)."""
+    if isinstance(ctx, str):
+        return ("uri", ctx)
+    if isinstance(ctx, list):
+        # The usual shape: URIs and flat prefix tables. Another key order only costs a miss.
+        parts: list[object] = []
+        for item in ctx:
+            if isinstance(item, str):
+                parts.append(item)
+            elif isinstance(item, dict) and all(isinstance(v, str) for v in item.values()):
+                parts.append(tuple(item.items()))
+            else:
+                break
+        else:
+            return ("list", tuple(parts))
+    return ("json", json.dumps(ctx, sort_keys=True, separators=(",", ":"), default=repr))
 
 
 def resolve_context(ctx: object) -> Context:
@@ -354,9 +374,8 @@ def resolve_context(ctx: object) -> Context:
     ``None`` means a document that names no context; the EPCIS context is always in force
     because an EPCIS 2.0 JSON-LD document must reference it.
     """
-    if (isinstance(ctx, str) and ctx in EPCIS_CONTEXT_URLS) or ctx is None:
-        key = ""
-    else:
+    key: object = ""
+    if not ((isinstance(ctx, str) and ctx in EPCIS_CONTEXT_URLS) or ctx is None):
         key = _cache_key(ctx)
     found = _CACHE.get(key)
     if found is not None:
