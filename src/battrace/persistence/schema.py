@@ -145,3 +145,11 @@ checkpoints = Table(
     Column("public_key", Text, nullable=False),
     Column("signature", Text, nullable=False),
 )
+
+
+# Tables of later features live in their own modules on the same metadata; importing them here
+# keeps `metadata` complete for Alembic and the migration test. (They import `metadata` from this
+# module, which is fully defined by this point.)
+from battrace.persistence import schema_api, schema_passport, schema_supervision  # noqa: E402
+
+__all__ = ["metadata", "schema_api", "schema_passport", "schema_supervision"]
