@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -69,6 +69,15 @@ class CaptureResult:
         return not self.rejected
 
 
+class CaptureObserver(Protocol):
+    """Runs inside the capture's transaction, after the projections are updated (e.g. the
+    regulation engine's incremental alerts). Raising aborts the whole capture."""
+
+    def on_capture(
+        self, txn: WriteTxn, events: Sequence[tuple[str, Event]], record_time: str
+    ) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
     """One capture to be: who reports it, the document's @context, the events and their text."""
@@ -89,6 +98,7 @@ class Ledger:
         settings: Settings | None = None,
         *,
         clock: Callable[[], datetime] | None = None,
+        observers: Sequence[CaptureObserver] = (),
     ) -> None:
         self.store = store
         self.settings = settings or Settings.from_env(store.url)
@@ -98,6 +108,7 @@ class Ledger:
             max_event_bytes=self.settings.max_event_bytes,
         )
         self.tolerance = timedelta(seconds=self.settings.future_tolerance_s)
+        self.observers = list(observers)
 
     # -- entry points -------------------------------------------------------------------------
     def capture_document(self, data: bytes, enterprise: str) -> CaptureResult:
@@ -173,7 +184,11 @@ class Ledger:
         )[0]
 
     def capture_many(
-        self, submissions: Sequence[Submission], *, imported: bool = False
+        self,
+        submissions: Sequence[Submission],
+        *,
+        imported: bool = False,
+        record_time: datetime | None = None,
     ) -> list[CaptureResult]:
         """Commit several captures (each chained on its own) in ONE transaction.
 
@@ -181,9 +196,14 @@ class Ledger:
         interleave in time are projected in eventTime order across the whole group, and the
         fsync of the commit is paid once. All-or-nothing for the group: if any submission has a
         bad event, nothing is written and every submission reports its problems.
+
+        ``record_time`` is for the operator-only import of a backlog with its original capture
+        times; such captures are marked ``imported`` in the ledger.
         """
-        now = self.clock()
-        record_time = utc_text(now)
+        if record_time is not None and not imported:
+            raise ValueError("a supplied record_time is only allowed for imported captures")
+        now = record_time or self.clock()
+        record_text = utc_text(now)
         prepared = [self._prepare(sub, now) for sub in submissions]
         if any(p.rejected for p in prepared):
             return [
@@ -201,12 +221,14 @@ class Ledger:
                 )
                 for p in prepared
             ]
-        all_kept: list[Event] = []
+        all_kept: list[tuple[str, Event]] = []
         with self.store.write() as txn:
             for sub, result in zip(submissions, prepared, strict=True):
-                kept = self._commit(txn, sub, result, record_time, imported)
-                all_kept.extend(kept)
-            Projector(txn, record_time).apply(all_kept)
+                kept = self._commit(txn, sub, result, record_text, imported)
+                all_kept.extend((sub.enterprise, ev) for ev in kept)
+            Projector(txn, record_text).apply([ev for _, ev in all_kept])
+            for observer in self.observers:
+                observer.on_capture(txn, all_kept, record_text)
         return prepared
 
     def _prepare(self, sub: Submission, now: datetime) -> CaptureResult:
@@ -228,7 +250,9 @@ class Ledger:
                     raw, where, now=now, future_tolerance=self.tolerance, check_uri=check_uri
                 )
                 authorisation.check_event(ev, where, reporter, owners.get)
-                ev.event_id = event_hash_id(raw, ev.raw.get("@context", sub.context))
+                ev.event_id = event_hash_id(
+                    raw, sub.context
+                )  # the event's own @context applies on top
             except (InvalidInput, NotAuthorised) as exc:
                 result.rejected.append(Problem(i, exc.field, exc.reason))
                 continue

@@ -84,7 +84,7 @@ def verify(store: Store, progress: Callable[[int], None] | None = None) -> Verif
                 )
             try:
                 body = orjson.loads(row.body)
-                recomputed = event_hash_id(body, body.get("@context", context))
+                recomputed = event_hash_id(body, context)
             except Exception as exc:
                 return _fail(n_captures, n_events, f"{ewhere}: stored body cannot be read ({exc})")
             if recomputed != row.event_id:

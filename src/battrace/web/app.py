@@ -53,4 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 <tr><th scope="row">账本头 Ledger head</th><td><code>{escape(head.head)}</code></td></tr>
 </table></body></html>"""
 
+    from battrace.web import pages, passport
+
+    app.include_router(passport.router)
+    app.include_router(pages.router)
     return app
