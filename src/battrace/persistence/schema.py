@@ -150,6 +150,11 @@ checkpoints = Table(
 # Tables of later features live in their own modules on the same metadata; importing them here
 # keeps `metadata` complete for Alembic and the migration test. (They import `metadata` from this
 # module, which is fully defined by this point.)
-from battrace.persistence import schema_api, schema_passport, schema_supervision  # noqa: E402
+from battrace.persistence import (  # noqa: E402
+    schema_api,
+    schema_passport,
+    schema_supervision,
+    schema_web,
+)
 
-__all__ = ["metadata", "schema_api", "schema_passport", "schema_supervision"]
+__all__ = ["metadata", "schema_api", "schema_passport", "schema_supervision", "schema_web"]
