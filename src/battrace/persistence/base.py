@@ -11,7 +11,7 @@ Errors: driver errors are translated into :class:`StorageError` at this boundary
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,7 +136,9 @@ class WriteTxn(ABC):
         """Which of these event IDs have an error declaration stored."""
 
     @abstractmethod
-    def upsert_views(self, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def upsert_views(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows in the column order epc, kind, state, holder, location, parent,
+        last_event_time, view."""
 
     @abstractmethod
     def replace_inconsistencies(

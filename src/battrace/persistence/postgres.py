@@ -6,7 +6,6 @@ chain linear while readers run concurrently under MVCC.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, select
@@ -41,25 +40,3 @@ class PostgresStore(SqlStore):
         stmt = pg_insert(t.ledger_head).values(id=1, capture_seq=0, head="0" * 64, event_count=0)
         conn.execute(stmt.on_conflict_do_nothing(index_elements=[t.ledger_head.c.id]))
         conn.execute(select(t.ledger_head.c.id).where(t.ledger_head.c.id == 1).with_for_update())
-
-    def upsert_objects(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        stmt = pg_insert(t.objects)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.objects.c.epc],
-            set_={
-                c: stmt.excluded[c]
-                for c in (
-                    "kind",
-                    "state",
-                    "holder",
-                    "location",
-                    "parent",
-                    "last_event_time",
-                    "view",
-                )
-            },
-        )
-        conn.execute(stmt, list(rows))
-
-
-__all__ = ["PostgresStore", "normalise_url"]

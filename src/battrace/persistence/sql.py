@@ -6,7 +6,7 @@ Backend differences (engine options, how a writer takes the lock, upsert syntax)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any, TypeVar
@@ -57,6 +57,7 @@ _EVENT_COLS = (
 
 
 _EVENT_INSERT_COLUMNS = tuple(c.name for c in _EVENT_COLS)
+OBJECT_COLUMNS = ("epc", "kind", "state", "holder", "location", "parent", "last_event_time", "view")
 
 
 def _event_row(r: Any) -> EventRow:
@@ -212,9 +213,9 @@ class SqlWriteTxn(WriteTxn):
     def declared_ids(self, ids: Collection[str]) -> set[str]:
         return self.store.declared_ids_on(self.conn, ids)
 
-    def upsert_views(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def upsert_views(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
-            self.store.upsert_objects(self.conn, rows)
+            self.conn.exec_driver_sql(self.store.upsert_objects_sql(), list(rows))
 
     def replace_inconsistencies(
         self, epcs: Collection[str], rows: Sequence[InconsistencyRow]
@@ -276,8 +277,16 @@ class SqlStore(Store):
         if res.rowcount == 0:
             conn.execute(insert(t.ledger_head).values(id=1, **values))
 
-    def upsert_objects(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        raise NotImplementedError  # pragma: no cover - each backend provides its upsert
+    def upsert_objects_sql(self) -> str:
+        # Same SQL on SQLite (>= 3.24) and PostgreSQL; driver-level executemany with tuples is
+        # several times cheaper than SQLAlchemy's per-row processing on this hot path.
+        cols = OBJECT_COLUMNS
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+        return (
+            f"INSERT INTO objects ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
+            f"ON CONFLICT (epc) DO UPDATE SET {updates}"
+        )
 
     def insert_sql(self, table: str, columns: Sequence[str]) -> str:
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"

@@ -7,14 +7,11 @@ a capture that was acknowledged survives a power cut, not only a killed process.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from battrace.persistence import schema as t
 from battrace.persistence.sql import SqlStore
 
 
@@ -50,22 +47,3 @@ class SqliteStore(SqlStore):
     def begin_write(self, conn: Connection) -> None:
         conn.execution_options(battrace_write=True)
         conn.begin()
-
-    def upsert_objects(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        stmt = sqlite_insert(t.objects)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.objects.c.epc],
-            set_={
-                c: stmt.excluded[c]
-                for c in (
-                    "kind",
-                    "state",
-                    "holder",
-                    "location",
-                    "parent",
-                    "last_event_time",
-                    "view",
-                )
-            },
-        )
-        conn.execute(stmt, list(rows))

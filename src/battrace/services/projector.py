@@ -23,20 +23,19 @@ from battrace.persistence.base import EventRow, InconsistencyRow, WriteTxn
 _FOREVER = timedelta(days=365_000)
 
 
-def view_row(view: ObjectView) -> dict[str, object]:
-    row = view.to_row()
-    return {
-        "epc": view.epc,
-        "kind": view.kind,
-        "state": view.state,
-        "holder": view.holder,
-        "location": view.location,
-        "parent": view.parent,
-        "last_event_time": None
-        if view.last_event_time is None
-        else view.last_event_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "view": orjson.dumps(row).decode(),
-    }
+def view_row(view: ObjectView) -> tuple[object, ...]:
+    """The ``objects`` row of a view (column order of ``persistence.sql.OBJECT_COLUMNS``)."""
+    last = view.last_event_time
+    return (
+        view.epc,
+        view.kind,
+        view.state,
+        view.holder,
+        view.location,
+        view.parent,
+        None if last is None else last.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        orjson.dumps(view.to_row()).decode(),
+    )
 
 
 def event_from_row(row: EventRow) -> Event:
