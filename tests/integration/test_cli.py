@@ -151,3 +151,41 @@ def test_demo_is_loaded_and_verifies(db: str) -> None:
 def test_builders_module_is_used_for_events() -> None:
     # Guard: the CLI tests rely on builders producing documents the capture path accepts.
     assert b.document([])["type"] == "EPCISDocument"
+
+
+def test_enterprise_qualifications_are_validated_and_listed(db: str) -> None:
+    uscc = sc.RECYCLER
+    code, _, err = _run(
+        db,
+        "enterprise",
+        "add",
+        uscc,
+        "--name-zh",
+        "再生",
+        "--roles",
+        "recycler",
+        "--qualification",
+        "recycling:0:2021-12-24",
+    )
+    assert code == 2 and "qualifications" in err and "batch" in err
+    code, out, _ = _run(
+        db,
+        "enterprise",
+        "add",
+        uscc,
+        "--name-zh",
+        "再生",
+        "--roles",
+        "recycler",
+        "--qualification",
+        "recycling:3:2021-12-24",
+        "--qualification",
+        "cascade_use:4:2022-11-16",
+    )
+    assert code == 0
+    code, out, _ = _run(db, "enterprise", "list", "--json")
+    (row,) = orjson.loads(out)
+    assert row["qualifications"] == [
+        {"kind": "recycling", "batch": 3, "date": "2021-12-24"},
+        {"kind": "cascade_use", "batch": 4, "date": "2022-11-16"},
+    ]

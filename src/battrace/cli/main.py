@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from battrace import __version__
@@ -88,6 +89,13 @@ def enterprise_add(
     province: Annotated[str | None, typer.Option(help="GB/T 2260 province code, e.g. 44")] = None,
     codes: Annotated[str, typer.Option("--codes", help="Manufacturer codes, comma-separated")] = "",
     sites: Annotated[str, typer.Option(help="Site ids, comma-separated")] = "",
+    qualification: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--qualification",
+            help="Whitelist entry kind:batch:date, e.g. recycling:3:2021-12-24 (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Register (or update) an enterprise."""
     row = registry.build_enterprise(
@@ -99,6 +107,7 @@ def enterprise_add(
             "roles": roles,
             "manufacturer_codes": codes,
             "sites": sites,
+            "qualifications": ";".join(qualification or []),
         }
     )
     state.store.put_enterprises([row])
@@ -123,31 +132,36 @@ def enterprise_list(
 @handle_errors
 def enterprise_import(file: Annotated[Path, typer.Argument(help="CSV file")]) -> None:
     """Import enterprises from CSV (columns: uscc, name_zh, name_en, province, roles,
-    manufacturer_codes, sites). Nothing is written unless every row is valid."""
+    manufacturer_codes, sites, qualifications). Nothing is written unless every row is valid."""
     rows = registry.read_csv(file.read_text(encoding="utf-8-sig"))
     count = registry.register(state.store, rows)
     console.print(f"imported {count} enterprises")
 
 
 # -- capture ----------------------------------------------------------------------------------
-def _print_result(name: str, result: CaptureResult) -> None:
+def _result_line(name: str, result: CaptureResult) -> str:
     label = f"{name} {result.label}".strip()
     if result.rejected:
-        console.print(f"[red]{label}: rejected, nothing written[/]")
+        lines = [f"[red]{label}: rejected, nothing written[/]"]
         for p in result.rejected:
             where = f"event {p.index}: " if p.index >= 0 else ""
-            console.print(f"  {where}{p.field}: {p.reason}", highlight=False)
-        return
-    console.print(
+            lines.append(f"  {where}{p.field}: {p.reason}")
+        return "\n".join(lines)
+    return (
         f"{label}: captured {result.captured}, duplicates {len(result.duplicates)}, rejected 0"
-        + (f" (capture {result.capture_id})" if result.capture_id else ""),
-        highlight=False,
+        + (f" (capture {result.capture_id})" if result.capture_id else "")
     )
 
 
-def _lines(path: Path) -> Iterator[bytes]:
+def _print_result(name: str, result: CaptureResult) -> None:
+    console.print(_result_line(name, result), highlight=False)
+
+
+def _lines(path: Path, advance: Callable[[int], object]) -> Iterator[bytes]:
     with path.open("rb") as fh:
-        yield from fh
+        for line in fh:
+            advance(len(line))
+            yield line
 
 
 @app.command()
@@ -163,9 +177,20 @@ def capture(
     rejected = False
     for path in files:
         if path.suffix in (".jsonl", ".ndjson"):
-            for result in ledger.capture_json_lines(_lines(path), as_enterprise):
-                _print_result(path.name, result)
-                rejected |= not result.ok
+            with Progress(
+                TextColumn(f"capturing {path.name}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                disable=not console.is_terminal,
+            ) as progress:
+                task = progress.add_task("capture", total=path.stat().st_size)
+                lines = _lines(path, functools.partial(progress.advance, task))
+                for result in ledger.capture_json_lines(lines, as_enterprise):
+                    progress.console.print(_result_line(path.name, result), highlight=False)
+                    rejected |= not result.ok
         else:
             result = ledger.capture_document(path.read_bytes(), as_enterprise)
             _print_result(path.name, result)

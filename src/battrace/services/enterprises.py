@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from battrace.domain.errors import InvalidInput
@@ -28,7 +28,16 @@ ROLES = (
     "regulator_provincial",
 )
 QUALIFICATION_KINDS = ("cascade_use", "recycling")
-CSV_COLUMNS = ("uscc", "name_zh", "name_en", "province", "roles", "manufacturer_codes", "sites")
+CSV_COLUMNS = (
+    "uscc",
+    "name_zh",
+    "name_en",
+    "province",
+    "roles",
+    "manufacturer_codes",
+    "sites",
+    "qualifications",
+)
 
 
 def _split(value: Any) -> list[str]:
@@ -41,6 +50,44 @@ def _split(value: Any) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return [v.strip() for v in value if v.strip()]
     raise InvalidInput("list", "must be a list of strings or a comma-separated string")
+
+
+def _qualifications(value: Any, field: str) -> list[dict[str, Any]]:
+    """Whitelist qualifications: dicts, or text ``kind:batch:YYYY-MM-DD`` separated by ``;``.
+
+    kind is cascade_use or recycling; batch is the announcement batch number (公告批次).
+    """
+    if not value:
+        return []
+    items: list[Any]
+    if isinstance(value, str):
+        items = []
+        for part in (p.strip() for p in value.split(";")):
+            if not part:
+                continue
+            bits = part.split(":")
+            if len(bits) != 3:
+                raise InvalidInput(field, f"{part!r} is not kind:batch:YYYY-MM-DD")
+            items.append({"kind": bits[0], "batch": bits[1], "date": bits[2]})
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise InvalidInput(field, "must be a list or text kind:batch:YYYY-MM-DD;…")
+    out = []
+    for q in items:
+        if not isinstance(q, dict) or q.get("kind") not in QUALIFICATION_KINDS:
+            raise InvalidInput(field, "each needs kind cascade_use or recycling")
+        try:
+            batch = int(q.get("batch", 0))
+            when = date.fromisoformat(str(q.get("date")))
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                field, f"{q!r}: batch must be a number and date YYYY-MM-DD"
+            ) from None
+        if batch < 1:
+            raise InvalidInput(field, f"batch {batch} must be 1 or more")
+        out.append({"kind": q["kind"], "batch": batch, "date": when.isoformat()})
+    return out
 
 
 def build_enterprise(data: Mapping[str, Any], where: str = "") -> EnterpriseRow:
@@ -72,10 +119,7 @@ def build_enterprise(data: Mapping[str, Any], where: str = "") -> EnterpriseRow:
     for code in codes:
         if len(code) != 3 or not code.isalnum() or not code.isascii():
             raise InvalidInput(f"{pre}manufacturer_codes", f"{code!r} is not a 3-character code")
-    quals = list(data.get("qualifications") or [])
-    for q in quals:
-        if not isinstance(q, dict) or q.get("kind") not in QUALIFICATION_KINDS:
-            raise InvalidInput(f"{pre}qualifications", "each needs kind cascade_use or recycling")
+    quals = _qualifications(data.get("qualifications"), f"{pre}qualifications")
     return EnterpriseRow(
         uscc=uscc,
         name_zh=name_zh,
