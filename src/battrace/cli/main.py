@@ -139,6 +139,9 @@ def enterprise_import(file: Annotated[Path, typer.Argument(help="CSV file")]) ->
 
 
 # -- capture ----------------------------------------------------------------------------------
+BULK_LOAD = 10_000  # events; after a load this large, refresh planner statistics
+
+
 def _result_line(name: str, result: CaptureResult) -> str:
     label = f"{name} {result.label}".strip()
     if result.rejected:
@@ -168,13 +171,15 @@ def _lines(path: Path, advance: Callable[[int], object]) -> Iterator[bytes]:
 @handle_errors
 def capture(
     files: Annotated[
-        list[Path], typer.Argument(help="EPCIS 2.0 JSON-LD documents or .jsonl files")
+        list[Path],
+        typer.Argument(help="EPCIS 2.0 JSON-LD or XML (.xml) documents, or .jsonl files"),
     ],
     as_enterprise: Annotated[str, typer.Option("--as", help="USCC of the reporting enterprise")],
 ) -> None:
     """Capture events; exit 1 when anything was rejected."""
     ledger = Ledger(state.store, state.settings)
     rejected = False
+    captured_total = 0
     for path in files:
         if path.suffix in (".jsonl", ".ndjson"):
             with Progress(
@@ -191,23 +196,41 @@ def capture(
                 for result in ledger.capture_json_lines(lines, as_enterprise):
                     progress.console.print(_result_line(path.name, result), highlight=False)
                     rejected |= not result.ok
+                    captured_total += result.captured
+        elif path.suffix.lower() == ".xml":
+            result = ledger.capture_xml(path.read_bytes(), as_enterprise)
+            _print_result(path.name, result)
+            rejected |= not result.ok
+            captured_total += result.captured
         else:
             result = ledger.capture_document(path.read_bytes(), as_enterprise)
             _print_result(path.name, result)
             rejected |= not result.ok
+            captured_total += result.captured
+    if captured_total >= BULK_LOAD:
+        ledger.store.optimize()
     if rejected:
         raise typer.Exit(1)
 
 
 @app.command("hash")
 @handle_errors
-def hash_cmd(file: Annotated[Path, typer.Argument(help="EPCIS document (JSON-LD)")]) -> None:
+def hash_cmd(
+    file: Annotated[Path, typer.Argument(help="EPCIS document (JSON-LD, or XML if named .xml)")],
+) -> None:
     """Print the Event Hash ID of every event, one per line, in document order."""
     from battrace.domain.epcis.document import loads
-    from battrace.domain.epcis.hashid import hash_document
+    from battrace.domain.epcis.hashid import hash_document, hash_events
 
-    doc = loads(file.read_bytes(), str(file))
-    for hid in hash_document(doc):
+    data = file.read_bytes()
+    if file.suffix.lower() == ".xml":
+        from battrace.domain.epcis.xml import parse_xml_document
+
+        parsed = parse_xml_document(data)
+        hashes = hash_events(parsed.events, parsed.context)
+    else:
+        hashes = hash_document(loads(data, str(file)))
+    for hid in hashes:
         sys.stdout.write(hid + "\n")
 
 

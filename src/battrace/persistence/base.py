@@ -171,6 +171,11 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
+    def optimize(self) -> None:
+        """Refresh planner statistics after a bulk load (the planner picks bad plans on
+        freshly loaded PostgreSQL tables until they are analysed)."""
+
     # -- enterprises ----------------------------------------------------------------------------
     @abstractmethod
     def put_enterprises(self, rows: Sequence[EnterpriseRow]) -> None:

@@ -329,6 +329,14 @@ class SqlStore(Store):
     def close(self) -> None:
         self.engine.dispose()
 
+    def optimize(self) -> None:
+        statement = (
+            "PRAGMA optimize"
+            if self.engine.dialect.name == "sqlite"
+            else "ANALYZE events, event_epcs, objects, captures"
+        )
+        self._run(lambda conn: conn.exec_driver_sql(statement))
+
     # -- enterprises ------------------------------------------------------------------------
     def put_enterprises(self, rows: Sequence[EnterpriseRow]) -> None:
         def fn(conn: Connection) -> None:

@@ -65,6 +65,7 @@ def load_demo(
                 progress.update(task, completed=done_packs)
         if pending:
             flush()
+    store.optimize()
     return (
         f"demo loaded: {len(data.enterprises)} enterprises, {packs} packs, {total:,} events "
         f"(seed {seed})"
