@@ -45,3 +45,7 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+.PHONY: screenshots
+screenshots: venv  ## pictures of the main pages (browser tests, system Chromium) into docs/screenshots/
+	BATTRACE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -n 0 tests/browser

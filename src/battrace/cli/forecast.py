@@ -1,13 +1,16 @@
 """``battrace forecast``: retired EV power batteries and recoverable metals, by year.
 
-Read-only and offline: the model and its data are packaged (battrace.domain.forecast); nothing
-here touches the database. ``--json`` and ``--csv`` give the same figures for scripts.
+Read-only. By default offline: the model and its data are packaged (battrace.domain.forecast).
+``--from-ledger`` takes the cohorts from the ledger's installed packs instead (and capacity from
+its registry: services/forecast_ledger.py). ``--json`` and ``--csv`` give the same figures for
+scripts; ``--chart FILE.svg|png`` draws them (SVG written here, PNG through Pillow).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from battrace.domain.errors import InvalidInput
+from battrace.domain.errors import BattraceError, InvalidInput
 from battrace.domain.forecast import (
     ELEMENTS,
     METRICS,
@@ -39,6 +42,13 @@ from battrace.domain.forecast import (
     uncertainty,
 )
 from battrace.domain.identities.divisions import PROVINCES, Province, province_by_code
+from battrace.services.forecast_ledger import (
+    LedgerCohorts,
+    ledger_capacity_match,
+    ledger_cohorts,
+    registered_capacity,
+    with_future,
+)
 
 forecast_app = typer.Typer(
     name="forecast",
@@ -80,6 +90,19 @@ LifeExtensionOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 CsvOption = Annotated[
     Path | None, typer.Option("--csv", help="Also write the figures to this CSV file.")
+]
+FromLedgerOption = Annotated[
+    bool,
+    typer.Option(
+        "--from-ledger",
+        help="Cohorts from the ledger's installed packs (battrace --db …), not the CAAM scenario.",
+    ),
+]
+ChartOption = Annotated[
+    Path | None, typer.Option("--chart", help="Also draw a chart: FILE.svg or FILE.png.")
+]
+ChartMetricOption = Annotated[
+    str, typer.Option("--chart-metric", help=f"Metric charted: {', '.join(METRICS)}.")
 ]
 
 
@@ -160,6 +183,26 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
             writer.writerow(flat)
 
 
+def _ledger() -> LedgerCohorts:
+    from battrace.cli.common import state
+
+    try:
+        data = ledger_cohorts(state.store)
+    except BattraceError as exc:  # bad input, or no ledger at that URL
+        raise _error(str(exc)) from None
+    if not data.cohorts:
+        raise _error("--from-ledger: the ledger holds no installed pack with chemistry and energy")
+    return data
+
+
+_UNITS = {
+    "packs": "packs",
+    "gwh": "GWh (nominal)",
+    "gwh_residual": "GWh (residual)",
+    "tonnes": "tonnes of packs",
+}
+
+
 @forecast_app.command("run")
 def run(
     start: FromOption = 2020,
@@ -174,25 +217,72 @@ def run(
     life_extension: LifeExtensionOption = False,
     as_json: JsonOption = False,
     csv_path: CsvOption = None,
+    from_ledger: FromLedgerOption = False,
+    chart: ChartOption = None,
+    chart_metric: ChartMetricOption = "gwh",
 ) -> None:
-    """Expected retirements per year from the packaged CAAM sales scenario, with a band."""
+    """Expected retirements per year from the packaged CAAM sales scenario (or the ledger's
+    installed packs), with a band."""
     prov = _province(province)
+    if chart_metric not in METRICS:
+        raise _error(f"--chart-metric: one of {', '.join(METRICS)}")
+    ledger: LedgerCohorts | None = None
     try:
         chem = normalise_chemistry(chemistry) if chemistry else None
         seg = normalise_segment(segment) if segment else None
-        cohorts, params, future = _scenario(to, growth, timing, life_extension)
+        if from_ledger:
+            ledger = _ledger()
+            params = default_parameters().replace(
+                sale_timing=timing,
+                life_extension=life_extension_default() if life_extension else None,
+            )
+            future = FutureSales(growth)
+            cohorts = with_future(ledger, to, future)
+        else:
+            cohorts, params, future = _scenario(to, growth, timing, life_extension)
         cohorts = _select(cohorts, prov.code if prov else None, chem, seg)
         result = forecast(cohorts, params, start=start, end=to)
         band = uncertainty(cohorts, params, start=start, end=to, draws=draws, seed=seed)
     except InvalidInput as exc:
         raise _error(str(exc)) from None
     rows = _rows(result, band)
+    observed = dict(ledger.observed_retired) if ledger and not (prov or chem or seg) else {}
+    for row in rows:
+        if ledger is not None:
+            row["observed_retired_packs"] = observed.get(row["year"])
     if csv_path is not None:
         try:
             _csv(csv_path, rows)
         except OSError as exc:
             raise _error(f"{csv_path}: {exc.strerror or exc}") from None
-    scope = {
+    where = prov.name_en if prov else "China (31 mainland provinces)"
+    if chart is not None:
+        years = [r["year"] for r in rows]
+        mid = [r["band"][chart_metric]["mid"] for r in rows]
+        central = [_metric(r, chart_metric) for r in rows]
+        low = [r["band"][chart_metric]["low"] for r in rows]
+        high = [r["band"][chart_metric]["high"] for r in rows]
+        unit = _UNITS.get(chart_metric, f"t of {chart_metric} recoverable")
+        source = "ledger cohorts" if ledger else "CAAM sales scenario"
+        points = None
+        if ledger is not None and chart_metric == "packs" and observed:
+            points = ("observed in the ledger", {y: float(v) for y, v in observed.items()})
+        scene = years_chart(
+            f"Retired power batteries, {where} ({source})",
+            unit,
+            years,
+            [("central", central), ("band middle", mid)]
+            if band.method == "monte-carlo"
+            else [("central", central)],
+            (low, high),
+            points,
+        )
+        try:
+            write_chart(scene, chart)
+        except OSError as exc:
+            raise _error(f"{chart}: {exc.strerror or exc}") from None
+    scope: dict[str, Any] = {
+        "source": "ledger" if ledger else "packaged CAAM scenario",
         "province": prov.code if prov else None,
         "chemistry": chem,
         "segment": seg,
@@ -205,39 +295,58 @@ def run(
         "gwh": "nominal (gwh_residual = nominal x residual fraction)",
         "recoverable_t": "content x collection x recovery (2024 whitelist minimums)",
     }
+    if ledger is not None:
+        scope["ledger"] = {
+            "packs": ledger.packs,
+            "skipped": ledger.skipped,
+            "years": [ledger.first_year, ledger.last_year],
+            "last_event": ledger.last_event.isoformat() if ledger.last_event else None,
+        }
     if as_json:
         typer.echo(json.dumps({"scope": scope, "years": rows}, ensure_ascii=False, indent=2))
         return
-    where = prov.name_en if prov else "China (31 mainland provinces)"
     what = " · ".join(x for x in (chem, seg) if x)
     side = "p10–p90" if band.method == "monte-carlo" else "min–max"
+    source = "ledger's installed packs" if ledger else "CAAM sales"
     table = Table(
-        title=f"Retired power batteries, {where}{' · ' + what if what else ''}",
+        title=f"Retired power batteries, {where}{' · ' + what if what else ''} ({source})",
         caption=(
             f"GWh nominal (residual ×{params.residual_fraction:g} in JSON/CSV); recoverable metals "
             f"= content × collection {params.collection:g} × whitelist recovery; sales after "
-            f"2025: {future.name}; timing: {timing}; band: {side} of GWh "
+            f"the data: {future.name}; timing: {timing}; band: {side} of GWh "
             f"({band.draws} {'draws, seed ' + str(seed) if band.method == 'monte-carlo' else 'corners'})"
         ),
     )
     table.add_column("year", justify="right")
-    table.add_column("packs (k)", justify="right")
-    table.add_column("GWh", justify="right")
-    table.add_column("kt", justify="right")
+    table.add_column("packs (k)" if not ledger else "packs", justify="right")
+    if ledger is not None:
+        table.add_column("observed", justify="right")
+    table.add_column("GWh" if not ledger else "MWh", justify="right")
+    table.add_column("kt" if not ledger else "t", justify="right")
     for element in ELEMENTS:
-        table.add_column(f"{element} t", justify="right")
-    table.add_column(f"GWh {side}", justify="right")
+        table.add_column(f"{element} t" if not ledger else f"{element} kg", justify="right")
+    table.add_column(f"{'GWh' if not ledger else 'MWh'} {side}", justify="right")
+    k = 1000.0 if ledger else 1.0  # a ledger sample is small: MWh, t and kg
     for row in rows:
         b = row["band"]["gwh"]
-        table.add_row(
-            str(row["year"]),
-            f"{row['packs'] / 1000:,.0f}",
-            _num(row["gwh"]),
-            _num(row["tonnes"] / 1000),
-            *(f"{row['recoverable_t'][e]:,.0f}" for e in ELEMENTS),
-            f"{_num(b['low'])}–{_num(b['high'])}",
-        )
+        cells = [str(row["year"])]
+        cells.append(f"{row['packs'] / 1000:,.0f}" if not ledger else f"{row['packs']:,.1f}")
+        if ledger is not None:
+            obs = row.get("observed_retired_packs")
+            cells.append("" if obs is None else f"{obs:,}")
+        cells += [
+            _num(row["gwh"] * k),
+            _num(row["tonnes"] / 1000 * k),
+            *(f"{row['recoverable_t'][e] * k:,.0f}" for e in ELEMENTS),
+            f"{_num(b['low'] * k)}–{_num(b['high'] * k)}",
+        ]
+        table.add_row(*cells)
     Console().print(table)
+
+
+def _metric(row: dict[str, Any], metric: str) -> float:
+    value = row["recoverable_t"][metric] if metric in ELEMENTS else row[metric]
+    return float(value)
 
 
 @forecast_app.command("compare")
@@ -348,21 +457,56 @@ def _read_capacity(path: Path) -> dict[str, float]:
 @forecast_app.command("capacity")
 def capacity(
     capacity_csv: Annotated[
-        Path, typer.Argument(help="CSV: province,capacity_t (whitelisted recycling, t/yr).")
-    ],
+        Path | None,
+        typer.Argument(help="CSV: province,capacity_t (t/yr); with --from-ledger: the registry's."),
+    ] = None,
     year: Annotated[int, typer.Option("--year", help="Forecast year to compare.")] = 2030,
     growth: GrowthOption = 0.0,
     as_json: JsonOption = False,
+    from_ledger: FromLedgerOption = False,
+    chart: ChartOption = None,
 ) -> None:
     """Utilisation of recycling capacity by the forecast retirements (tonnes of packs)."""
-    caps = _read_capacity(capacity_csv)
+    if capacity_csv is None and not from_ledger:
+        raise _error("give a capacity CSV (province,capacity_t), or --from-ledger")
+    caps = _read_capacity(capacity_csv) if capacity_csv is not None else None
     try:
-        cohorts, params, _ = _scenario(year, growth, SaleTiming.MID, False)
-        result = forecast(cohorts, params, start=year, end=year)
-        retired = {p: t.tonnes for p, t in result.by_province(year).items()}
-        report = capacity_match(retired, caps)
+        if from_ledger:
+            from battrace.cli.common import state
+
+            _ledger()  # a clear message when the ledger is empty
+            if caps is None:
+                caps = registered_capacity(state.store)
+                if not caps:
+                    raise _error(
+                        "--from-ledger: no recycler in the registry has a registered capacity "
+                        "(qualifications[].capacity_t); give a capacity CSV"
+                    )
+            report, _ = ledger_capacity_match(
+                state.store, year, capacity_t=caps, future=FutureSales(growth)
+            )
+        else:
+            assert caps is not None
+            cohorts, params, _ = _scenario(year, growth, SaleTiming.MID, False)
+            result = forecast(cohorts, params, start=year, end=year)
+            retired = {p: t.tonnes for p, t in result.by_province(year).items()}
+            report = capacity_match(retired, caps)
     except InvalidInput as exc:
         raise _error(str(exc)) from None
+    if chart is not None:
+        rows = [m for m in report.provinces if m.retired_t > 0 or m.capacity_t > 0]
+        scene = bars_chart(
+            f"Utilisation of recycling capacity by retirements, {year}"
+            + (" (ledger)" if from_ledger else ""),
+            "retired / capacity",
+            [m.province for m in rows],
+            [m.utilisation for m in rows],
+            1.0,
+        )
+        try:
+            write_chart(scene, chart)
+        except OSError as exc:
+            raise _error(f"{chart}: {exc.strerror or exc}") from None
     if as_json:
         typer.echo(json.dumps({"year": year, **report.to_dict()}, ensure_ascii=False, indent=2))
         return
@@ -373,9 +517,253 @@ def capacity(
     for m in (*report.provinces, report.national):
         table.add_row(
             f"{m.province} {names.get(m.province, 'China')}",
-            f"{m.retired_t:,.0f}",
-            f"{m.capacity_t:,.0f}",
+            f"{m.retired_t:,.1f}" if from_ledger else f"{m.retired_t:,.0f}",
+            f"{m.capacity_t:,.1f}" if from_ledger else f"{m.capacity_t:,.0f}",
             "no capacity" if m.utilisation is None else f"{m.utilisation:.0%}",
-            f"{m.shortfall_t:,.0f}",
+            f"{m.shortfall_t:,.1f}" if from_ledger else f"{m.shortfall_t:,.0f}",
         )
     Console().print(table)
+
+
+# --------------------------------------------------------------------------------------------
+# Charts: one small scene of primitives, drawn as SVG (no dependency) or PNG (Pillow).
+
+_W, _H = 860, 480
+_LEFT, _RIGHT, _TOP, _BOTTOM = 80, 24, 56, 64
+_COLOURS = ("#1f6fb2", "#d9822b", "#2a9d57", "#b83280", "#6b7280", "#8a6d1d")
+
+Prim = tuple[Any, ...]
+
+
+def _nice_ceiling(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    exp = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * exp >= value:
+            return step * exp
+    return 10 * exp
+
+
+def _axis_label(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:g}" if abs(value) >= 1 else f"{value:.2g}"
+
+
+def _frame(title: str, y_label: str, top: float) -> list[Prim]:
+    plot_h = _H - _TOP - _BOTTOM
+    out: list[Prim] = [
+        ("rect", 0, 0, _W, _H, "#ffffff"),
+        ("text", _W / 2, 28, title, 16, "middle", "#111111"),
+        ("text", 18, _TOP + plot_h / 2, y_label, 12, "vertical", "#333333"),
+    ]
+    for k in range(6):
+        value = top * k / 5
+        y = _H - _BOTTOM - plot_h * k / 5
+        out.append(("line", _LEFT, y, _W - _RIGHT, y, "#e5e7eb", 1))
+        out.append(("text", _LEFT - 8, y + 4, _axis_label(value), 11, "end", "#333333"))
+    out.append(("line", _LEFT, _H - _BOTTOM, _W - _RIGHT, _H - _BOTTOM, "#111111", 1))
+    out.append(("line", _LEFT, _TOP, _LEFT, _H - _BOTTOM, "#111111", 1))
+    return out
+
+
+def years_chart(
+    title: str,
+    y_label: str,
+    years: list[int],
+    series: list[tuple[str, list[float]]],
+    band: tuple[list[float], list[float]] | None = None,
+    points: tuple[str, dict[int, float]] | None = None,
+) -> list[Prim]:
+    """Lines per year (first series with its low–high band), optional observed points."""
+    values = [v for _, vs in series for v in vs]
+    if band:
+        values += band[1]
+    if points:
+        values += list(points[1].values())
+    top = _nice_ceiling(max(values, default=0.0))
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    span = max(1, len(years) - 1)
+
+    def x(i: int) -> float:
+        return _LEFT + plot_w * i / span
+
+    def y(v: float) -> float:
+        return _H - _BOTTOM - plot_h * v / top
+
+    out = _frame(title, y_label, top)
+    step = max(1, len(years) // 10)
+    for i, year in enumerate(years):
+        if i % step == 0 or i == len(years) - 1:
+            out.append(("line", x(i), _H - _BOTTOM, x(i), _H - _BOTTOM + 5, "#111111", 1))
+            out.append(("text", x(i), _H - _BOTTOM + 20, str(year), 11, "middle", "#333333"))
+    if band:
+        low, high = band
+        poly = [(x(i), y(v)) for i, v in enumerate(high)]
+        poly += [(x(i), y(v)) for i, v in reversed(list(enumerate(low)))]
+        out.append(("polygon", poly, _COLOURS[0], 0.18))
+    legend: list[tuple[str, str]] = []
+    for k, (label, vs) in enumerate(series):
+        colour = _COLOURS[k % len(_COLOURS)]
+        out.append(("polyline", [(x(i), y(v)) for i, v in enumerate(vs)], colour, 2.5))
+        legend.append((label, colour))
+    if band:
+        legend.append(("band (low-high)", _COLOURS[0]))
+    if points:
+        label, obs = points
+        colour = "#111111"
+        for year, v in obs.items():
+            if year in years:
+                i = years.index(year)
+                out.append(("circle", x(i), y(v), 4, colour))
+        legend.append((label, colour))
+    for k, (label, colour) in enumerate(legend):
+        lx = _LEFT + 12 + 200 * (k % 4)
+        ly = _H - 18 - 0 * (k // 4)
+        out.append(("rect", lx, ly - 9, 14, 10, colour))
+        out.append(("text", lx + 20, ly, label, 11, "start", "#333333"))
+    return out
+
+
+def bars_chart(
+    title: str, y_label: str, labels: list[str], values: list[float | None], ref: float | None
+) -> list[Prim]:
+    """Vertical bars (None: drawn as an empty slot marked n/a), optional reference line."""
+    top = _nice_ceiling(max([v for v in values if v is not None] + [ref or 0.0], default=1.0))
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    slot = plot_w / max(1, len(labels))
+    out = _frame(title, y_label, top)
+    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+        cx = _LEFT + slot * (i + 0.5)
+        if v is None:
+            out.append(("text", cx, _H - _BOTTOM - 6, "n/a", 9, "middle", "#9ca3af"))
+        else:
+            h = plot_h * v / top
+            colour = _COLOURS[1] if ref is not None and v > ref else _COLOURS[0]
+            out.append(("rect", cx - slot * 0.35, _H - _BOTTOM - h, slot * 0.7, h, colour))
+        out.append(("text", cx, _H - _BOTTOM + 16, label, 10, "middle", "#333333"))
+    if ref is not None:
+        yr = _H - _BOTTOM - plot_h * ref / top
+        out.append(("line", _LEFT, yr, _W - _RIGHT, yr, "#b91c1c", 1.5))
+        out.append(("text", _W - _RIGHT, yr - 4, _axis_label(ref), 10, "end", "#b91c1c"))
+    return out
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_svg(scene: list[Prim]) -> str:
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
+        f'viewBox="0 0 {_W} {_H}" font-family="sans-serif">'
+    ]
+    for p in scene:
+        kind = p[0]
+        if kind == "rect":
+            _, x, y, w, h, fill = p
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{fill}"/>'
+            )
+        elif kind == "line":
+            _, x1, y1, x2, y2, colour, width = p
+            parts.append(
+                f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+                f'stroke="{colour}" stroke-width="{width}"/>'
+            )
+        elif kind in ("polyline", "polygon"):
+            pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in p[1])
+            if kind == "polyline":
+                parts.append(
+                    f'<polyline points="{pts}" fill="none" stroke="{p[2]}" stroke-width="{p[3]}"/>'
+                )
+            else:
+                parts.append(f'<polygon points="{pts}" fill="{p[2]}" fill-opacity="{p[3]}"/>')
+        elif kind == "circle":
+            _, x, y, r, colour = p
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{colour}"/>')
+        elif kind == "text":
+            _, x, y, text, size, anchor, colour = p
+            if anchor == "vertical":
+                parts.append(
+                    f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{colour}" '
+                    f'text-anchor="middle" transform="rotate(-90 {x:.1f} {y:.1f})">{_esc(text)}</text>'
+                )
+            else:
+                parts.append(
+                    f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{colour}" '
+                    f'text-anchor="{anchor}">{_esc(text)}</text>'
+                )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def to_png(scene: list[Prim], path: Path) -> None:
+    """PNG through Pillow (its bundled scalable font; labels are ASCII)."""
+    from PIL import Image, ImageColor, ImageDraw, ImageFont
+
+    scale = 2  # drawn at twice the size: smoother lines and text
+    image = Image.new("RGB", (_W * scale, _H * scale), "white")
+    draw = ImageDraw.Draw(image, "RGBA")
+    fonts: dict[int, Any] = {}
+
+    def font(size: int) -> Any:
+        if size not in fonts:
+            fonts[size] = ImageFont.load_default(size=size * scale)
+        return fonts[size]
+
+    def s(v: float) -> float:
+        return v * scale
+
+    for p in scene:
+        kind = p[0]
+        if kind == "rect":
+            _, x, y, w, h, fill = p
+            draw.rectangle([s(x), s(y), s(x + w), s(y + h)], fill=fill)
+        elif kind == "line":
+            _, x1, y1, x2, y2, colour, width = p
+            draw.line([s(x1), s(y1), s(x2), s(y2)], fill=colour, width=max(1, round(width * scale)))
+        elif kind == "polyline":
+            pts = [(s(x), s(y)) for x, y in p[1]]
+            if len(pts) > 1:
+                draw.line(pts, fill=p[2], width=max(1, round(p[3] * scale)), joint="curve")
+        elif kind == "polygon":
+            r, g, b_ = ImageColor.getrgb(p[2])[:3]
+            draw.polygon([(s(x), s(y)) for x, y in p[1]], fill=(r, g, b_, round(255 * p[3])))
+        elif kind == "circle":
+            _, x, y, radius, colour = p
+            draw.ellipse([s(x - radius), s(y - radius), s(x + radius), s(y + radius)], fill=colour)
+        elif kind == "text":
+            _, x, y, text, size, anchor, colour = p
+            f = font(size)
+            if anchor == "vertical":
+                box = draw.textbbox((0, 0), text, font=f)
+                tile = Image.new("RGBA", (int(box[2]) + 4, int(box[3]) + 4), (255, 255, 255, 0))
+                ImageDraw.Draw(tile).text((2, 2), text, font=f, fill=colour)
+                tile = tile.rotate(90, expand=True)
+                image.paste(
+                    tile, (round(s(x) - tile.width / 2), round(s(y) - tile.height / 2)), tile
+                )
+            else:
+                pil_anchor = {"start": "ls", "middle": "ms", "end": "rs"}[anchor]
+                draw.text((s(x), s(y)), text, font=f, fill=colour, anchor=pil_anchor)
+    image.save(path, format="PNG", optimize=True)
+
+
+def write_chart(scene: list[Prim], path: Path) -> None:
+    """SVG or PNG by the file's suffix."""
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        path.write_text(to_svg(scene), encoding="utf-8")
+    elif suffix == ".png":
+        try:
+            to_png(scene, path)
+        except ImportError:
+            raise _error(
+                "--chart: PNG needs Pillow (pip install pillow); .svg needs nothing"
+            ) from None
+    else:
+        raise _error(f"--chart: {path.name}: use a .svg or .png file name")

@@ -1,25 +1,115 @@
-"""The web platform. In this release: health and a status page; the EPCIS REST interface,
-the domain API and the web application build on the same composition root."""
+"""The web platform: health, the status page, the EPCIS 2.0 REST interface (``/capture``,
+``/events`` and the resource-oriented endpoints), the domain API (``/api/``), and the routers of
+the web application and the battery passport. ``create_app`` is the composition root."""
 
 from __future__ import annotations
 
-from html import escape
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from battrace import __version__
 from battrace.config import Settings
 from battrace.persistence import open_store
-from battrace.persistence.base import StorageError
+from battrace.persistence.base import StorageError, Store
+from battrace.services.audit import AuditLog
+from battrace.services.capture import Ledger
+from battrace.services.query import ScopeIndexer, refresh_index
+from battrace.web import problems
+from battrace.web.auditing import AuditMiddleware
+from battrace.web.ratelimit import RateLimiter
+from battrace.web.runtime import ApiSettings, Runtime
+
+log = logging.getLogger("battrace.web")
+
+DESCRIPTION = """\
+EV power-battery traceability on GS1 EPCIS 2.0.
+
+* **Capture** (`POST /capture`, JSON-LD or XML) and **query** (`GET /events`, EPCIS 2.0 query
+  parameters, `nextPageToken` paging) follow the EPCIS 2.0 REST binding.
+* **Domain API** under `/api/`: batteries, vehicles, the enterprise registry.
+* Every endpoint but `/health` needs `Authorization: Bearer <key>` (`battrace key create`).
+  What a key may capture and read follows its enterprise's roles and province (docs/api.md).
+* Errors are RFC 9457 problem details naming each field and reason.
+"""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
-    store = open_store(settings.database_url)
-    app = FastAPI(title="battrace", version=__version__)
+def create_app(
+    settings: Settings | None = None,
+    api: ApiSettings | None = None,
+    *,
+    store: Store | None = None,
+) -> FastAPI:
+    """The app. ``api`` defaults to the ``BATTRACE_*`` API settings of the environment;
+    ``store`` (tests, benchmarks) replaces the store opened from ``settings.database_url``."""
+    settings = settings or Settings.from_env(store.url if store is not None else None)
+    api = api or ApiSettings.from_env()
+    store = store or open_store(settings.database_url)
+    from battrace.web.capture import JobRecorder
 
-    @app.get("/health")
+    audit = AuditLog(store)
+    rt = Runtime(
+        store=store,
+        settings=settings,
+        api=api,
+        ledger=Ledger(store, settings, observers=[ScopeIndexer(), JobRecorder()]),
+        audit=audit,
+        limiter=RateLimiter(api.rate_limit, api.rate_burst),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Index what the CLI or the demo loader captured while the server was down, before the
+        # first scoped read has to (a large backlog takes a while; it is done in chunks).
+        try:
+            indexed = await run_in_threadpool(refresh_index, store)
+            if indexed:
+                log.info("read-scope index: %d events indexed", indexed)
+        except StorageError as exc:
+            log.error("read-scope index not refreshed: %s", exc)
+        try:
+            yield
+        finally:
+            audit.close()
+
+    app = FastAPI(
+        title="battrace",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    problems.install(app)
+    app.add_middleware(AuditMiddleware, audit=audit)
+
+    @app.get(
+        "/health",
+        tags=["Platform"],
+        summary="Liveness and the ledger head (no key needed)",
+        responses={
+            200: {"description": "The ledger head: events, captures, head hash, version."},
+            503: {
+                "description": "The database is unreachable or not initialised.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["status", "detail"],
+                            "properties": {
+                                "status": {"type": "string"},
+                                "detail": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+        },
+    )
     def health() -> JSONResponse:
         try:
             head = store.head()
@@ -35,26 +125,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         )
 
-    @app.get("/", response_class=HTMLResponse)
-    def status_page() -> str:
-        head = store.head()
-        backend = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
-        return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>battrace 动力电池溯源</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family:sans-serif;max-width:40rem;margin:2rem auto">
-<h1>battrace</h1>
-<p>新能源汽车动力电池溯源与回收利用监管平台 / EV battery traceability and recycling supervision</p>
-<table>
-<tr><th scope="row">版本 Version</th><td>{escape(__version__)}</td></tr>
-<tr><th scope="row">数据库 Database</th><td>{backend}</td></tr>
-<tr><th scope="row">事件 Events</th><td>{head.event_count:,}</td></tr>
-<tr><th scope="row">提交批次 Captures</th><td>{head.capture_seq:,}</td></tr>
-<tr><th scope="row">账本头 Ledger head</th><td><code>{escape(head.head)}</code></td></tr>
-</table></body></html>"""
+    from battrace.web import api as domain_api
+    from battrace.web import capture, events, pages, passport
 
-    from battrace.web import pages, passport
-
+    app.include_router(capture.router)
+    app.include_router(events.router)
+    app.include_router(domain_api.router)
     app.include_router(passport.router)
     app.include_router(pages.router)
+    _truthful_openapi(app)
     return app
+
+
+def _truthful_openapi(app: FastAPI) -> None:
+    """FastAPI documents request-validation errors as 422 with its own body; this app answers
+    them with 400 problem details (web.problems), so say that instead."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses") if isinstance(operation, dict) else None
+                if isinstance(responses, dict) and "422" in responses:
+                    del responses["422"]
+                    responses.setdefault("400", problems.responses(400)[400])
+        schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+        schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,1091 @@
+"""The rules, evaluated: from facts to findings (pure; no I/O).
+
+Two entry points:
+
+* :func:`evaluate_subject` — everything about one battery or vehicle (and the reporting deadline
+  of every event whose primary fact it holds): late reports, missing follow-ups, batteries
+  retired and not collected, unqualified transfers, unreported sources, unregistered codes and
+  vehicles scrapped without their battery.
+* :class:`OutletSweep` — the stock of every recycling service outlet site, swept in the order the
+  ledger learnt the facts, for ``outlet-over-capacity``.
+
+Policy (docs/rules.md): a rule raises findings only when every number it needs is known and its
+confidence is not ``UNCONFIRMED``; an UNCONFIRMED rule is shown, never enforced. Rule versions are
+chosen on the day the duty arose (the trigger event's date in China).
+
+Knowledge: every fact carries the instant the ledger recorded it; a finding is detected at the
+instant the violation could first be seen (a late report: when it arrived; an unmet deadline: when
+the deadline passed, or when the trigger was reported if later) and resolved at the instant the
+first satisfying fact was recorded. A finding resolved no later than it would be detected is no
+finding at all. See :mod:`.findings`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from battrace.domain.lifecycle import states as S
+from battrace.domain.rules import (
+    Actor,
+    AlertKind,
+    Confidence,
+    DayBasis,
+    Rule,
+    RuleKind,
+    RuleSet,
+    Trigger,
+    working_days_between,
+)
+from battrace.domain.supervision import facts as F
+from battrace.domain.supervision.clock import china_day, due_after, end_of_day, text_of
+from battrace.domain.supervision.facts import Fact, knowledge_key, sort_key
+from battrace.domain.supervision.findings import (
+    OUTLET_UNIT_PREFIX,
+    Finding,
+    citation,
+    display,
+    finding_key,
+)
+from battrace.domain.supervision.registry import CENTRALIZED, Registry
+
+_ACTORS = frozenset(a.value for a in Actor)
+#: Enterprises that are recycling channels: reaching one of them is formal collection.
+CHANNEL_ROLES = frozenset({"recycling_outlet", "cascade_user", "recycler"})
+#: Who may lawfully take a traction battery out of a vehicle before it is scrapped.
+LAWFUL_REMOVERS = frozenset({"repairer", "swap_operator", "dismantler", "automaker", "importer"})
+_VEHICLE_MAKERS = frozenset({"automaker", "importer"})
+
+
+def triggers(step: str, actor: str) -> tuple[Trigger, ...]:
+    """The rulebook triggers a step of ``actor`` can bind.
+
+    A dismantler's scrapping report is its receipt of the scrapped vehicle (2018 Provisions Art. 13:
+    "receiving the scrapped NEV and issuing the 报废汽车回收证明"); a swap operator's removal and
+    replacement are a battery swap.
+    """
+    if step in (F.RECEIVE, F.COLLECT):
+        return (Trigger.RECEIVING,)
+    if step == F.SHIP:
+        return (Trigger.SHIPPING,)
+    if step in (F.RECYCLE, F.DESTROY):
+        return (Trigger.RECYCLING,)
+    if step == F.SCRAP:
+        if actor == Actor.DISMANTLER:
+            return (Trigger.RECEIVING, Trigger.DECOMMISSIONING)
+        return (Trigger.DECOMMISSIONING,)
+    if step == F.RETIRE:
+        return (Trigger.DECOMMISSIONING,)
+    if step == F.REMOVE:
+        if actor == Actor.SWAP_OPERATOR:
+            return (Trigger.REMOVING, Trigger.SWAPPING)
+        return (Trigger.REMOVING,)
+    if step == F.REPLACE:
+        if actor == Actor.SWAP_OPERATOR:
+            return (Trigger.REPLACING, Trigger.SWAPPING)
+        return (Trigger.REPLACING,)
+    return _SIMPLE_TRIGGERS.get(step, ())
+
+
+_SIMPLE_TRIGGERS: dict[str, tuple[Trigger, ...]] = {
+    F.COMMISSION: (Trigger.COMMISSIONING,),
+    F.RECODE: (Trigger.COMMISSIONING,),
+    F.INSTALL: (Trigger.INSTALLING,),
+    F.SELL: (Trigger.VEHICLE_SELLING,),
+    F.REPAIR: (Trigger.REPAIRING,),
+    F.INSPECT: (Trigger.INSPECTING,),
+}
+
+
+def satisfies(step: str, actor: str, target: Trigger) -> bool:
+    """Whether a fact with ``step`` is the follow-up ``target`` (dismantling counts as recycling)."""
+    return target in triggers(step, actor) or (target is Trigger.RECYCLING and step == F.DISMANTLE)
+
+
+def usable(rule: Rule | None) -> bool:
+    """A rule may raise findings: every number known and not UNCONFIRMED (docs/rules.md)."""
+    return rule is not None and rule.known and rule.confidence is not Confidence.UNCONFIRMED
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    rule: Rule
+    due: date
+    end: int  # the instant the deadline passes (24:00 China time on ``due``)
+    provisional: bool
+
+
+class Context:
+    """The rules and the registry, with the lookups the engine repeats millions of times cached.
+
+    Which rules are in force changes only on the days some rule starts or ends, so rule lookups
+    are cached per *epoch* (the span between two such days), not per day: a ledger of ten years
+    costs a few dozen lookups per question instead of thousands.
+    """
+
+    def __init__(self, rules: RuleSet, registry: Registry) -> None:
+        self.rules = rules
+        self.registry = registry
+        edges: set[date] = set()
+        for r in rules:
+            edges.add(r.valid_from)
+            if r.valid_to is not None:
+                edges.add(r.valid_to + timedelta(days=1))
+        self._edges = sorted(edges)
+        self._epochs: dict[date, int] = {}
+        self._deadlines: dict[tuple[str, Trigger, int], Rule | None] = {}
+        self._kinds: dict[tuple[RuleKind, int], list[Rule]] = {}
+        self._reporting: dict[tuple[str, str, date], Deadline | None] = {}
+        self._actors: dict[str, frozenset[str]] = {}
+        self._bound_actors: dict[tuple[RuleKind, str], frozenset[str]] = {}
+        # Actors bound by any usable rule of a kind (at any time): a fact whose reporter has none
+        # of these roles cannot raise that kind, and most facts are rejected on this alone.
+        self.bound: dict[RuleKind, frozenset[str]] = {
+            kind: frozenset(r.actor.value for r in rules if r.kind is kind and usable(r))
+            for kind in RuleKind
+        }
+
+    def epoch(self, day: date) -> int:
+        e = self._epochs.get(day)
+        if e is None:
+            e = self._epochs[day] = bisect_right(self._edges, day)
+        return e
+
+    def deadline_rule(self, actor: str, trigger: Trigger, day: date) -> Rule | None:
+        key = (actor, trigger, self.epoch(day))
+        if key not in self._deadlines:
+            rule = self.rules.deadline(actor, trigger, day)
+            ok = usable(rule) and rule is not None and rule.alert_kind is AlertKind.LATE_REPORT
+            self._deadlines[key] = rule if ok else None
+        return self._deadlines[key]
+
+    def in_force(self, kind: RuleKind, day: date) -> list[Rule]:
+        """Usable rules of ``kind`` in force on ``day``, the one in force latest first."""
+        key = (kind, self.epoch(day))
+        hit = self._kinds.get(key)
+        if hit is None:
+            hit = [r for r in self.rules.list(kind=kind, as_of=day) if usable(r)]
+            hit.sort(key=lambda r: (r.valid_from, r.id), reverse=True)
+            self._kinds[key] = hit
+        return hit
+
+    def bound_actors(self, kind: RuleKind, uscc: str) -> frozenset[str]:
+        """The roles of ``uscc`` that some usable rule of ``kind`` binds (cached)."""
+        key = (kind, uscc)
+        hit = self._bound_actors.get(key)
+        if hit is None:
+            hit = self._bound_actors[key] = self.actors(uscc) & self.bound[kind]
+        return hit
+
+    def actors(self, uscc: str) -> frozenset[str]:
+        hit = self._actors.get(uscc)
+        if hit is None:
+            hit = self._actors[uscc] = self.registry.roles(uscc) & _ACTORS
+        return hit
+
+    def reporting(self, reporter: str, step: str, day: date) -> Deadline | None:
+        key = (reporter, step, day)
+        if key in self._reporting:
+            return self._reporting[key]
+        best: Deadline | None = None
+        for actor in self.actors(reporter):
+            for trig in triggers(step, actor):
+                rule = self.deadline_rule(actor, trig, day)
+                if rule is None or rule.deadline_working_days is None:
+                    continue
+                due, provisional = due_after(day, rule.deadline_working_days, working=True)
+                end = end_of_day(due)
+                if best is None or (end, rule.id) > (best.end, best.rule.id):
+                    best = Deadline(rule, due, end, provisional)
+        if len(self._reporting) > 500_000:
+            self._reporting.clear()
+        self._reporting[key] = best
+        return best
+
+
+# --------------------------------------------------------------------------------------------
+# One subject
+# --------------------------------------------------------------------------------------------
+
+
+def evaluate_subject(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
+    """All findings about one subject from its (known, not retracted) facts, in any order."""
+    ordered = sorted(facts, key=sort_key)
+    out: list[Finding] = []
+    for f in ordered:
+        if f.primary:
+            deadline = ctx.reporting(f.reporter, f.step, china_day(f.event_time))
+            if deadline is not None and f.record_time >= deadline.end:
+                out.append(_late(f, deadline, ctx))
+    kind = S.kind_of(subject)
+    if kind == S.BATTERY and ordered:
+        out.extend(_code_registration(subject, ordered, ctx))
+        out.extend(_follow_ups(subject, ordered, ctx))
+        out.extend(_not_collected(subject, ordered, ctx))
+        out.extend(_transfers(subject, ordered, ctx))
+        out.extend(_sources(subject, ordered, ctx))
+    elif kind == S.VEHICLE and ordered:
+        out.extend(_scrapping(subject, ordered, ctx))
+    return out
+
+
+def _finding(
+    kind: AlertKind,
+    rule: Rule,
+    unit: str,
+    anchor: int,
+    *,
+    subject: str | None = None,
+    enterprise: str | None,
+    ctx: Context,
+    evidence: Iterable[int],
+    detected_at: int,
+    due: date | None = None,
+    provisional: bool = False,
+    resolving: Fact | None = None,
+    resolved_at: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Finding:
+    ev = tuple(dict.fromkeys(evidence))
+    if resolving is not None:
+        resolved_at = resolving.record_time if resolved_at is None else resolved_at
+        if resolving.event_seq not in ev:
+            ev = (*ev, resolving.event_seq)
+    return Finding(
+        key=finding_key(kind, rule.id, unit, anchor),
+        kind=kind,
+        rule_id=rule.id,
+        rule_version=rule.version,
+        citation=citation(rule),
+        unit=unit,
+        subject=subject if subject is not None else display(unit),
+        enterprise=enterprise,
+        province=ctx.registry.province(enterprise),
+        evidence=ev,
+        detected_at=detected_at,
+        due=due,
+        provisional=provisional,
+        resolved_at=resolved_at,
+        resolved_by=None if resolving is None else resolving.event_seq,
+        detail=detail or {},
+    )
+
+
+# -- late-report ---------------------------------------------------------------------------------
+
+
+def reporting_deadline(f: Fact, ctx: Context) -> Deadline | None:
+    """The reporting deadline that binds the event of ``f``, if a usable rule sets one.
+
+    An enterprise with several roles is judged under the most lenient applicable deadline: the
+    event does not say in which capacity it acted, and an alert must not rest on a guess.
+    """
+    return ctx.reporting(f.reporter, f.step, china_day(f.event_time))
+
+
+def late_report(f: Fact, ctx: Context) -> Finding | None:
+    """The event of a primary fact, reported after its reporting deadline."""
+    deadline = reporting_deadline(f, ctx)
+    if deadline is None or f.record_time < deadline.end:
+        return None
+    return _late(f, deadline, ctx)
+
+
+def _late(f: Fact, deadline: Deadline, ctx: Context) -> Finding:
+    rule, due, provisional = deadline.rule, deadline.due, deadline.provisional
+    reported = china_day(f.record_time)
+    late_by = working_days_between(due, reported)
+    return _finding(
+        AlertKind.LATE_REPORT,
+        rule,
+        f.subject,
+        f.event_seq,
+        enterprise=f.reporter,
+        ctx=ctx,
+        evidence=(f.event_seq,),
+        detected_at=f.record_time,
+        due=due,
+        provisional=provisional or late_by.provisional,
+        detail={
+            "step": f.step,
+            "event_time": text_of(f.event_time),
+            "record_time": text_of(f.record_time),
+            "deadline_working_days": rule.deadline_working_days,
+            "working_days_late": late_by.days,
+        },
+    )
+
+
+# -- obligations with a period (missing-follow-up, retired-not-collected) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    detected_at: int
+    resolving: Fact | None
+    resolved_at: int | None
+
+
+def _obligation(
+    trigger: Fact, deadline: int, due: date, satisfying: Sequence[Fact]
+) -> _Outcome | None:
+    """When an obligation due at ``deadline`` is an alert, and when it stopped being one.
+
+    Met in time and known before the deadline passed (or before the trigger itself was known):
+    no finding. Met in time but reported only later: an alert from the deadline until the report.
+    Met late: an alert from the deadline, resolved by the late fact. Not met: an open alert (a
+    pending obligation while the deadline is in the future).
+    """
+    detected = max(deadline, trigger.record_time)
+    if not satisfying:
+        return _Outcome(detected, None, None)
+    first_known = min(satisfying, key=lambda g: (g.record_time, g.capture_seq, g.position))
+    done_in_time = min(g.event_time for g in satisfying) < end_of_day(due)
+    if done_in_time and first_known.record_time <= detected:
+        return None
+    return _Outcome(detected, first_known, max(first_known.record_time, detected))
+
+
+def _period_due(rule: Rule, day: date) -> tuple[date, bool] | None:
+    period = rule.period
+    if period is None or period.days is None or period.basis is None:
+        return None
+    return due_after(day, period.days, working=period.basis is DayBasis.WORKING_DAYS)
+
+
+def _follow_ups(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    if not ctx.bound[RuleKind.FOLLOW_UP_PERIOD]:
+        return out
+    for f in facts:
+        actors = ctx.bound_actors(RuleKind.FOLLOW_UP_PERIOD, f.reporter)
+        if not actors:
+            continue
+        day = china_day(f.event_time)
+        for rule in ctx.in_force(RuleKind.FOLLOW_UP_PERIOD, day):
+            if rule.alert_kind is not AlertKind.MISSING_FOLLOW_UP or rule.actor not in actors:
+                continue
+            target = rule.follow_up_trigger
+            if target is None or rule.trigger not in triggers(f.step, rule.actor):
+                continue
+            timing = _period_due(rule, day)
+            if timing is None:
+                continue
+            due, provisional = timing
+            sat = [
+                g
+                for g in facts
+                if g is not f
+                and g.reporter == f.reporter
+                and g.event_time >= f.event_time
+                and satisfies(g.step, rule.actor, target)
+            ]
+            outcome = _obligation(f, end_of_day(due), due, sat)
+            if outcome is None:
+                continue
+            out.append(
+                _finding(
+                    AlertKind.MISSING_FOLLOW_UP,
+                    rule,
+                    subject,
+                    f.event_seq,
+                    enterprise=f.reporter,
+                    ctx=ctx,
+                    evidence=(f.event_seq,),
+                    detected_at=outcome.detected_at,
+                    due=due,
+                    provisional=provisional,
+                    resolving=outcome.resolving,
+                    resolved_at=outcome.resolved_at,
+                    detail={"after": str(rule.trigger), "expected": str(target)},
+                )
+            )
+    return out
+
+
+def _closes_collection(f: Fact, ctx: Context) -> bool:
+    if f.step in (F.INSTALL, F.REPLACE):
+        return True  # back in a vehicle: not waste any more
+    return f.step in F.CUSTODY_STEPS and bool(ctx.registry.roles(f.reporter) & CHANNEL_ROLES)
+
+
+def _producers(subject: str, facts: Sequence[Fact], ctx: Context, before: int | None) -> list[str]:
+    """The automaker(s) that installed the battery (latest first), then its battery maker."""
+    out: list[str] = []
+    for f in reversed(facts):
+        if before is not None and f.event_time > before:
+            continue
+        if (
+            f.step in (F.INSTALL, F.REPLACE)
+            and ctx.registry.roles(f.reporter) & _VEHICLE_MAKERS
+            and f.reporter not in out
+        ):
+            out.append(f.reporter)
+    owner = _code_owner(subject, ctx)
+    if owner is not None and owner not in out:
+        out.append(owner)
+    return out
+
+
+def _code_owner(subject: str, ctx: Context) -> str | None:
+    if not subject.startswith(S.BATTERY_URN):
+        return None
+    return ctx.registry.code_owners.get(subject[len(S.BATTERY_URN) :][:3])
+
+
+def _not_collected(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
+    if not ctx.bound[RuleKind.COLLECTION_PERIOD]:
+        return []
+    # Episodes: from a removal or retirement until the battery reaches a recycling channel (or a
+    # vehicle again); a second retirement inside an open episode does not start another one.
+    episodes: list[tuple[Fact, list[Fact]]] = []
+    start: Fact | None = None
+    closers: list[Fact] = []
+    for f in facts:
+        if start is None:
+            if f.step in (F.REMOVE, F.RETIRE) and f.role in ("child", "epc"):
+                start, closers = f, []
+        elif _closes_collection(f, ctx):
+            closers.append(f)
+            episodes.append((start, closers))
+            start = None
+    if start is not None:
+        episodes.append((start, closers))
+    out: list[Finding] = []
+    for begin, closing in episodes:
+        day = china_day(begin.event_time)
+        rules = [
+            r
+            for r in ctx.in_force(RuleKind.COLLECTION_PERIOD, day)
+            if r.alert_kind is AlertKind.RETIRED_NOT_COLLECTED
+        ]
+        if not rules:
+            continue
+        rule = rules[0]
+        timing = _period_due(rule, day)
+        if timing is None:
+            continue
+        due, provisional = timing
+        outcome = _obligation(begin, end_of_day(due), due, closing)
+        if outcome is None:
+            continue
+        producers = _producers(subject, facts, ctx, begin.event_time)
+        responsible = producers[0] if producers else begin.reporter
+        out.append(
+            _finding(
+                AlertKind.RETIRED_NOT_COLLECTED,
+                rule,
+                subject,
+                begin.event_seq,
+                enterprise=responsible,
+                ctx=ctx,
+                evidence=(begin.event_seq,),
+                detected_at=outcome.detected_at,
+                due=due,
+                provisional=provisional,
+                resolving=outcome.resolving,
+                resolved_at=outcome.resolved_at,
+                detail={"retired_by": begin.reporter, "step": begin.step},
+            )
+        )
+    return out
+
+
+# -- unqualified-transfer ---------------------------------------------------------------------------
+
+
+def _is_waste(facts: Sequence[Fact], shipment: Fact) -> bool:
+    waste = False
+    for f in facts:
+        if f is shipment or sort_key(f) > sort_key(shipment):
+            break
+        if f.step in (F.REMOVE, F.RETIRE, F.SCRAP, F.COLLECT):
+            waste = True
+        elif f.step in (F.INSTALL, F.REPLACE) or (f.step == F.RECODE and f.role == "output"):
+            waste = False
+    return waste
+
+
+def _unqualified(
+    receiver: str | None,
+    allowed: Sequence[Actor],
+    producers: Sequence[str],
+    day: date,
+    ctx: Context,
+) -> str | None:
+    """Why ``receiver`` may not take this waste battery on ``day`` (None: it may)."""
+    if receiver is None:
+        return "the shipment names no receiver"
+    info = ctx.registry.get(receiver)
+    if info is None:
+        return f"receiver {receiver} is not a registered enterprise"
+    fitting = [a for a in allowed if a in info.roles]
+    if not fitting:
+        roles = ", ".join(sorted(info.roles)) or "none"
+        return f"receiver {receiver} ({roles}) is none of: " + ", ".join(str(a) for a in allowed)
+    reasons: list[str] = []
+    for actor in fitting:
+        if actor == Actor.RECYCLING_OUTLET:
+            if info.serves(producers):
+                return None
+            reasons.append(
+                f"{receiver} is not a recycling outlet of the battery's producers "
+                f"({', '.join(producers) or 'unknown'})"
+            )
+        elif actor == Actor.CASCADE_USER:
+            if info.qualified("cascade_use", day):
+                return None
+            reasons.append(f"{receiver} holds no cascade-use whitelist qualification on {day}")
+        elif actor == Actor.RECYCLER:
+            if info.qualified("recycling", day):
+                return None
+            reasons.append(f"{receiver} holds no recycling whitelist qualification on {day}")
+        else:
+            return None
+    return "; ".join(reasons)
+
+
+def _transfers(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    for f in facts:
+        if f.step != F.SHIP:
+            continue
+        actors = ctx.bound_actors(RuleKind.TRANSFER_RESTRICTION, f.reporter)
+        if not actors:
+            continue
+        day = china_day(f.event_time)
+        rules = [
+            r
+            for r in ctx.in_force(RuleKind.TRANSFER_RESTRICTION, day)
+            if r.alert_kind is AlertKind.UNQUALIFIED_TRANSFER
+            and r.actor in actors
+            and r.trigger is Trigger.SHIPPING
+        ]
+        if not rules:
+            continue
+        rule = rules[0]  # the one that came into force last (lex posterior)
+        if rule.actor != Actor.DISMANTLER and not _is_waste(facts, f):
+            continue  # a repairer returning a working pack is not handing over waste
+        producers = _producers(subject, facts, ctx, f.event_time)
+        reason = _unqualified(f.party, rule.allowed_recipients, producers, day, ctx)
+        if reason is None:
+            continue
+        out.append(
+            _finding(
+                AlertKind.UNQUALIFIED_TRANSFER,
+                rule,
+                subject,
+                f.event_seq,
+                enterprise=f.reporter,
+                ctx=ctx,
+                evidence=(f.event_seq,),
+                detected_at=f.record_time,
+                detail={"receiver": f.party, "reason": reason},
+            )
+        )
+    return out
+
+
+# -- unreported-source ------------------------------------------------------------------------------
+
+
+def _inbound(h: Fact, holder: str) -> bool:
+    """``h`` records how the battery came to ``holder``."""
+    if h.step == F.SHIP:
+        return h.party == holder and h.reporter != holder
+    if h.step in F.RECEIPT_STEPS:
+        return h.reporter == holder and h.party is not None and h.party != holder
+    if h.step == F.SCRAP:
+        return h.reporter == holder  # a dismantler's intake of a scrapped vehicle
+    if h.step in (F.RECODE, F.DISMANTLE):
+        # Its own cascade product, or a module it took out of a pack it held.
+        return h.reporter == holder and h.role == "output"
+    return False
+
+
+def _sources(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[str] = set()
+    owner = _code_owner(subject, ctx)
+    for g in facts:
+        if g.step not in F.CUSTODY_STEPS or g.role not in ("epc", "input"):
+            continue
+        if not ctx.bound_actors(RuleKind.SOURCE_VERIFICATION, g.reporter):
+            continue
+        holder = g.reporter
+        if holder in seen:
+            continue
+        seen.add(holder)  # judged where the battery first appears at this enterprise
+        if holder == owner:
+            continue  # its own product
+        actors = ctx.actors(holder)
+        day = china_day(g.event_time)
+        rules = [
+            r
+            for r in ctx.in_force(RuleKind.SOURCE_VERIFICATION, day)
+            if r.alert_kind is AlertKind.UNREPORTED_SOURCE
+            and r.actor in actors
+            and (r.trigger is Trigger.RECEIVING or r.trigger in triggers(g.step, r.actor))
+        ]
+        if not rules:
+            continue
+        inbound = [h for h in facts if h.event_time <= g.event_time and _inbound(h, holder)]
+        first = min(inbound, key=lambda h: (h.record_time, h.capture_seq, h.position), default=None)
+        if first is not None and first.record_time <= g.record_time:
+            continue
+        out.append(
+            _finding(
+                AlertKind.UNREPORTED_SOURCE,
+                rules[0],
+                subject,
+                g.event_seq,
+                enterprise=holder,
+                ctx=ctx,
+                evidence=(g.event_seq,),
+                detected_at=g.record_time,
+                resolving=first,
+                detail={"step": g.step, "sender": g.party},
+            )
+        )
+    return out
+
+
+# -- code-not-registered ----------------------------------------------------------------------------
+
+
+def _code_registration(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
+    if not subject.startswith(S.BATTERY_URN):
+        return []
+    code = subject[len(S.BATTERY_URN) :]
+    maker, spec = code[:3], code[5:7]
+    owner = ctx.registry.code_owners.get(maker)
+    if owner is None:
+        reason = f"manufacturer code {maker} is not registered"
+    else:
+        specs = ctx.registry.specifications.get(maker)
+        if specs is None or spec in specs:
+            return []
+        reason = f"specification {spec} is not registered for manufacturer code {maker}"
+    first = min(facts, key=knowledge_key)
+    day = china_day(first.event_time)
+    actor = Actor.CASCADE_USER if len(code) == 19 else Actor.BATTERY_MAKER
+    rules = [
+        r
+        for r in ctx.in_force(RuleKind.CODE_REGISTRATION, day)
+        if r.alert_kind is AlertKind.CODE_NOT_REGISTERED and r.actor is actor
+    ]
+    if not rules:
+        return []
+    return [
+        _finding(
+            AlertKind.CODE_NOT_REGISTERED,
+            rules[0],
+            subject,
+            0,  # one finding per code
+            enterprise=owner or first.reporter,
+            ctx=ctx,
+            evidence=(first.event_seq,),
+            detected_at=first.record_time,
+            detail={"reason": reason, "manufacturer_code": maker, "specification": spec},
+        )
+    ]
+
+
+# -- battery-missing-at-scrapping -------------------------------------------------------------------
+
+
+def _battery_present(facts: Iterable[Fact], scrap: Fact, ctx: Context) -> tuple[bool, str | None]:
+    """Whether ``scrap`` is lawful given ``facts``: the battery was removed afterwards by the
+    dismantler, or lawfully removed before. Also returns the last pack recorded in the vehicle."""
+    pack: str | None = None
+    lawful = False
+    for h in sorted(facts, key=sort_key):
+        if h.step == F.REMOVE and h.reporter == scrap.reporter and h.event_time >= scrap.event_time:
+            return True, h.party
+        if sort_key(h) >= sort_key(scrap):
+            continue
+        if h.step in (F.INSTALL, F.REPLACE):
+            pack, lawful = h.party, False
+        elif h.step == F.REMOVE:
+            pack, lawful = None, bool(ctx.registry.roles(h.reporter) & LAWFUL_REMOVERS)
+    return (pack is None and lawful), pack
+
+
+def _scrapping(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    for s in facts:
+        if s.step != F.SCRAP or s.role != "epc" or s.party is not None:
+            continue  # a scrapping that names the pack has its battery
+        if not ctx.bound_actors(RuleKind.SCRAPPING_COMPLETENESS, s.reporter):
+            continue
+        day = china_day(s.event_time)
+        actors = ctx.actors(s.reporter)
+        rules = [
+            r
+            for r in ctx.in_force(RuleKind.SCRAPPING_COMPLETENESS, day)
+            if r.alert_kind is AlertKind.BATTERY_MISSING_AT_SCRAPPING and r.actor in actors
+        ]
+        if not rules:
+            continue
+        known = [h for h in facts if h.record_time <= s.record_time]
+        present, pack = _battery_present(known, s, ctx)
+        if present:
+            continue
+        resolving: Fact | None = None
+        later = sorted(
+            (h for h in facts if h.record_time > s.record_time and h.step == F.REMOVE),
+            key=lambda h: (h.record_time, h.capture_seq, h.position),
+        )
+        for h in later:
+            known.append(h)
+            if _battery_present(known, s, ctx)[0]:
+                resolving = h
+                break
+        out.append(
+            _finding(
+                AlertKind.BATTERY_MISSING_AT_SCRAPPING,
+                rules[0],
+                subject,
+                s.event_seq,
+                enterprise=s.reporter,
+                ctx=ctx,
+                evidence=(s.event_seq,),
+                detected_at=s.record_time,
+                resolving=resolving,
+                detail={"last_recorded_pack": None if pack is None else display(pack)},
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Outlets
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StockEntry:
+    site: str
+    kg: float
+    in_time: int  # event time of the receipt
+    in_seq: int  # event seq of the receipt
+
+
+@dataclass(slots=True)
+class SiteTotal:
+    kg: float = 0.0
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    """An error declaration recorded at ``record_time`` retracting event ``event_seq``."""
+
+    event_seq: int
+    capture_seq: int
+    record_time: int
+
+
+class Delta(NamedTuple):
+    """One battery entering or leaving an outlet site's stock, at a point of the ledger's order.
+
+    ``phase`` orders a retraction after the facts of its own capture. ``event_seq`` is the
+    receipt (entering) or the departing fact (leaving; None when a retraction removed it).
+    """
+
+    capture_seq: int
+    phase: int
+    position: int
+    record_time: int
+    site: str
+    kg: float
+    step: int  # +1 entering, -1 leaving
+    event_seq: int | None
+    epc: str
+
+
+def _holder(site: str) -> str | None:
+    outlet = S.party_of(site)
+    return None if outlet is None else outlet[len(S.PARTY_URN) :]
+
+
+def departs(f: Fact, entry: StockEntry) -> bool:
+    """Whether ``f`` takes the battery of ``entry`` out of the outlet's reported stock: the outlet
+    ships it, or another enterprise reports holding it after the receipt."""
+    if f.reporter == _holder(entry.site):
+        return f.step == F.SHIP and f.event_time >= entry.in_time and f.event_seq != entry.in_seq
+    return f.step in F.CUSTODY_STEPS and f.event_time > entry.in_time
+
+
+def is_outlet_receipt(f: Fact, ctx: Context) -> bool:
+    return (
+        f.step in F.RECEIPT_STEPS
+        and S.kind_of(f.subject) == S.BATTERY
+        and "recycling_outlet" in ctx.registry.roles(f.reporter)
+        and ctx.registry.outlet_site(f.site) is not None
+    )
+
+
+def membership(
+    facts: Sequence[Fact],
+    retractions: Sequence[Retraction],
+    start: StockEntry | None,
+    ctx: Context,
+) -> tuple[list[Delta], StockEntry | None]:
+    """One battery's moves in and out of outlet stocks, replayed in ledger order.
+
+    ``facts`` in ledger order (capture, position); ``retractions`` of this battery's facts;
+    ``start`` its stock entry before them. The stock of a battery depends on its own facts only,
+    which is what lets a full re-evaluation compute these per subject and the sweep add them up.
+    """
+    out: list[Delta] = []
+    entry = start
+    pending = sorted(retractions, key=lambda r: r.capture_seq)
+    k = 0
+
+    def retract_until(capture_seq: int | None) -> None:
+        nonlocal entry, k
+        while k < len(pending) and (capture_seq is None or pending[k].capture_seq < capture_seq):
+            r = pending[k]
+            k += 1
+            if entry is not None and entry.in_seq == r.event_seq:
+                out.append(
+                    Delta(r.capture_seq, 1, 0, r.record_time, entry.site, -entry.kg, -1, None, "")
+                )
+                entry = None
+
+    for f in facts:
+        retract_until(f.capture_seq)
+        if entry is not None and departs(f, entry):
+            out.append(
+                Delta(
+                    f.capture_seq, 0, f.position, f.record_time, entry.site, -entry.kg, -1,
+                    f.event_seq, f.subject,
+                )
+            )  # fmt: skip
+            entry = None
+        if entry is None and is_outlet_receipt(f, ctx):
+            assert f.site is not None
+            entry = StockEntry(f.site, f.kg or 0.0, f.event_time, f.event_seq)
+            out.append(
+                Delta(
+                    f.capture_seq, 0, f.position, f.record_time, f.site, entry.kg, 1,
+                    f.event_seq, f.subject,
+                )
+            )  # fmt: skip
+    retract_until(None)
+    return out, entry
+
+
+@dataclass(slots=True)
+class OutletSweep:
+    """Stock of every outlet site, judged one ledger transaction at a time.
+
+    Stock is what the outlet has reported receiving and not yet reported shipping (or what
+    another enterprise has since reported holding): regulators see the stock *as reported*, so
+    an outlet that does not report its shipments shows a growing stock. It is judged after each
+    transaction (one observer call; in a full re-evaluation, each run of the ledger with one
+    record time), so a receipt and a shipment reported together never raise an alert.
+
+    The incremental engine loads only the entries and sites a transaction touches (``members``,
+    ``totals`` and ``open``) and calls :meth:`apply`; a full re-evaluation starts empty and feeds
+    every battery's :func:`membership` deltas to :meth:`apply_deltas`.
+    """
+
+    ctx: Context
+    members: dict[str, StockEntry] = field(default_factory=dict)
+    totals: dict[str, SiteTotal] = field(default_factory=dict)
+    open: dict[str, Finding] = field(default_factory=dict)
+    added: dict[str, StockEntry] = field(default_factory=dict)
+    removed: dict[str, StockEntry] = field(default_factory=dict)
+    findings: dict[str, Finding] = field(default_factory=dict)  # key → new or changed
+
+    def is_receipt(self, f: Fact) -> bool:
+        return is_outlet_receipt(f, self.ctx)
+
+    def apply(
+        self, facts: Sequence[Fact], record_time: int, retractions: Sequence[Retraction] = ()
+    ) -> None:
+        """One transaction's facts (in ledger order) and retractions, then judge (incremental)."""
+        by_subject: dict[str, list[Fact]] = {}
+        for f in facts:
+            if S.kind_of(f.subject) == S.BATTERY:
+                by_subject.setdefault(f.subject, []).append(f)
+        if retractions:
+            gone = {r.event_seq for r in retractions}
+            for epc, entry in self.members.items():
+                if entry.in_seq in gone:
+                    by_subject.setdefault(epc, [])
+        deltas: list[Delta] = []
+        for epc, mine in by_subject.items():
+            start = self.members.get(epc)
+            moves, end = membership(mine, retractions, start, self.ctx)
+            if not moves:
+                continue
+            deltas.extend(moves)
+            if start is not None:
+                del self.members[epc]
+                if self.added.get(epc) is start:
+                    del self.added[epc]
+                else:
+                    self.removed.setdefault(epc, start)
+            if end is not None:
+                self.members[epc] = end
+                self.added[epc] = end
+        deltas.sort()
+        self.apply_deltas(deltas, record_time)
+
+    def apply_deltas(self, deltas: Sequence[Delta], record_time: int) -> None:
+        """One transaction's stock changes (in ledger order), then judge the touched sites."""
+        receipts: dict[str, Delta] = {}
+        departures: dict[str, Delta | None] = {}
+        for d in deltas:
+            total = self.totals.get(d.site)
+            if total is None:
+                total = self.totals[d.site] = SiteTotal()
+            total.kg += d.kg
+            total.count += d.step
+            if d.step > 0:
+                receipts[d.site] = d
+                departures.setdefault(d.site, None)
+            else:
+                departures[d.site] = d if d.event_seq is not None else departures.get(d.site)
+        for site, departure in departures.items():
+            self._judge(site, record_time, receipts.get(site), departure)
+
+    def _limit(self, site: str, day: date) -> tuple[Rule, Decimal, str] | None:
+        info = self.ctx.registry.outlet_site(site)
+        if info is None:
+            return None
+        rules = self.ctx.in_force(RuleKind.STORAGE_LIMIT, day)
+        if info.outlet_type == CENTRALIZED:
+            if info.capacity_t is None:
+                return None  # no registered capacity: nothing to judge against
+            for r in rules:
+                if r.threshold is not None and r.threshold.scope == "centralized_outlet":
+                    return r, Decimal(str(info.capacity_t)), info.outlet_type
+            return None
+        for r in rules:
+            t = r.threshold
+            if (
+                r.alert_kind is AlertKind.OUTLET_OVER_CAPACITY
+                and t is not None
+                and t.quantity == "stock"
+                and t.scope in (None, "collection_outlet")
+                and t.value is not None
+            ):
+                return r, t.value, info.outlet_type
+        return None
+
+    def _judge(
+        self, site: str, record_time: int, receipt: Delta | None, departure: Delta | None
+    ) -> None:
+        total = self.totals.get(site, SiteTotal())
+        stock_t = Decimal(str(round(total.kg, 3))) / 1000
+        current = self.open.get(site)
+        limit = self._limit(site, china_day(record_time))
+        over = limit is not None and stock_t > limit[1]
+        if over and current is None and receipt is not None and limit is not None:
+            assert receipt.event_seq is not None
+            rule, value, outlet_type = limit
+            outlet = S.party_of(site) or site
+            finding = _finding(
+                AlertKind.OUTLET_OVER_CAPACITY,
+                rule,
+                OUTLET_UNIT_PREFIX + site,
+                receipt.event_seq,
+                subject=display(outlet),
+                enterprise=display(outlet),
+                ctx=self.ctx,
+                evidence=(receipt.event_seq,),
+                detected_at=record_time,
+                detail={
+                    "site": site,
+                    "outlet_type": outlet_type,
+                    "stock_t": float(stock_t),
+                    "limit_t": float(value),
+                    "batteries": total.count,
+                },
+            )
+            self.open[site] = finding
+            self.findings[finding.key] = finding
+        elif not over and current is not None:
+            seq = None if departure is None else departure.event_seq
+            ev = current.evidence
+            if seq is not None and seq not in ev:
+                ev = (*ev, seq)
+            resolved = replace(current, evidence=ev, resolved_at=record_time, resolved_by=seq)
+            del self.open[site]
+            self.findings[resolved.key] = resolved
+
+
+def evaluate_subjects(
+    subjects: Iterable[tuple[str, Sequence[Fact]]],
+    ctx: Context,
+    retracted: Mapping[int, Retraction],
+    as_of: int | None = None,
+) -> tuple[list[Finding], list[Delta], dict[str, StockEntry]]:
+    """Every subject's findings; every battery's outlet-stock deltas and, where it is still in a
+    stock at the end, its entry. ``retracted`` must already be limited to ``as_of``."""
+    findings: list[Finding] = []
+    deltas: list[Delta] = []
+    members: dict[str, StockEntry] = {}
+    receipts = F.RECEIPT_STEPS
+    for subject, all_facts in subjects:
+        known = all_facts if as_of is None else [f for f in all_facts if f.record_time <= as_of]
+        if not known:
+            continue
+        live = [f for f in known if f.event_seq not in retracted] if retracted else known
+        if live:
+            findings.extend(evaluate_subject(subject, live, ctx))
+        if any(f.step in receipts and is_outlet_receipt(f, ctx) for f in known):
+            mine = [retracted[f.event_seq] for f in known if f.event_seq in retracted]
+            moves, end = membership(sorted(known, key=_LEDGER_ORDER), mine, None, ctx)
+            deltas.extend(moves)
+            if end is not None:
+                members[subject] = end
+    return findings, deltas, members
+
+
+_LEDGER_ORDER = itemgetter(3, 4)  # (capture_seq, position) of a Fact
+
+
+def sweep_outlets(
+    deltas: Iterable[Delta], ctx: Context, members: Mapping[str, StockEntry] | None = None
+) -> OutletSweep:
+    """The outlet stocks over the whole ledger: ``deltas`` in ledger order, judged at the end of
+    each run that shares a record time. The findings are ``sweep.findings``."""
+    sweep = OutletSweep(ctx, dict(members or {}))
+    group: list[Delta] = []
+    for d in sorted(deltas):
+        if group and group[-1].record_time != d.record_time:
+            sweep.apply_deltas(group, group[-1].record_time)
+            group = []
+        group.append(d)
+    if group:
+        sweep.apply_deltas(group, group[-1].record_time)
+    return sweep
+
+
+def evaluate_all(
+    subjects: Iterable[tuple[str, Sequence[Fact]]],
+    ctx: Context,
+    retracted: Mapping[int, Retraction],
+    as_of: int | None = None,
+) -> tuple[list[Finding], OutletSweep]:
+    """A full evaluation: every subject's findings, then the outlet sweep.
+
+    ``subjects`` streams (subject, facts) pairs (any order within a subject); ``retracted`` maps
+    event seqs to the declaration that retracted them. With ``as_of``, only what the ledger knew
+    then counts: facts and retractions recorded later are ignored.
+    """
+    live = {seq: r for seq, r in retracted.items() if as_of is None or r.record_time <= as_of}
+    findings, deltas, members = evaluate_subjects(subjects, ctx, live, as_of)
+    sweep = sweep_outlets(deltas, ctx, members)
+    findings.extend(sweep.findings.values())
+    return findings, sweep
