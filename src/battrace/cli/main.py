@@ -354,15 +354,15 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
 ) -> None:
     """Start the web platform (API and pages)."""
-    import uvicorn
-
-    from battrace.web.app import create_app
+    from battrace.web.server import serve as run_server
 
     store = state.store
     store.head()  # fail now, with a clear message, if the database is not initialised
-    uvicorn.run(create_app(state.settings), host=host, port=port, log_level="info")
+    store.close()  # workers open their own connections
+    run_server(state.settings, host=host, port=port, workers=workers)
 
 
 def _register_subcommands() -> None:

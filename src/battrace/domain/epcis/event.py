@@ -20,7 +20,8 @@ from battrace.domain.errors import EventError, InvalidInput
 _OFFSET = re.compile(r"^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$")
 # xsd:dateTimeStamp: the offset is mandatory.
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")
+# No whitespace and no control characters (PostgreSQL text cannot even store NUL).
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+$")
 _UOM = re.compile(r"^[A-Z0-9]{2,3}$")
 
 #: How far into the future an eventTime may lie (clock skew between enterprise and platform).
