@@ -4,6 +4,7 @@ memory."""
 from __future__ import annotations
 
 import random
+import statistics
 from collections import Counter
 from datetime import date
 
@@ -118,6 +119,8 @@ def test_deferred_work_waits_on_disk_so_memory_stays_flat() -> None:
         if spill:
             assert sim.calendar is not None and sim.calendar.spilled > 1_000
     on_disk, in_memory = held[True], held[False]
-    assert max(on_disk.values()) < 2 * min(v for y, v in on_disk.items() if y >= 2016)
-    assert max(in_memory.values()) > 5 * max(on_disk.values())  # the test can tell
+    typical = statistics.median(on_disk.values())
+    # A few weeks of activity, whatever the year: small numbers, so a loose bound on the spread.
+    assert max(on_disk.values()) < 4 * typical
+    assert max(in_memory.values()) > 10 * typical  # the test can tell the difference
     assert in_memory[2020] > 4 * in_memory[2015]

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import heapq
 import multiprocessing
+import queue
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +38,7 @@ from battrace.services.capture import Ledger, Submission
 from battrace.simulate.simulation import Part, SimConfig, Simulation, Summary
 
 T = TypeVar("T")
+_NL = orjson.OPT_APPEND_NEWLINE  # one buffer per line, no concatenation copy
 WINDOW = 5_000  # events per capture group (one transaction)
 GROUP_SPAN = timedelta(days=10)
 
@@ -58,7 +61,7 @@ class JsonLinesSink:
         self.bytes = 0
 
     def write(self, obj: Any) -> None:
-        data = orjson.dumps(obj) + b"\n"
+        data = orjson.dumps(obj, option=_NL)
         self._fh.write(data)
         self.lines += 1
         self.bytes += len(data)
@@ -97,7 +100,7 @@ def write_files(
         if len(parts) == 1:
             truth = JsonLinesSink(truth_path)
             try:
-                lines = (dumps(event) + b"\n" for _, _, event in sim.stream(truth.write))
+                lines = (dumps(event, option=_NL) for _, _, event in sim.stream(truth.write))
                 _write_lines(lines, sink, tick)
             finally:
                 truth.close()
@@ -110,7 +113,9 @@ def write_files(
                     for i, part in enumerate(parts)
                 ]
                 merged = heapq.merge(*streams, key=lambda item: (item[0], item[1]))
-                _write_lines((dumps(e) + b"\n" for _, _, e in _advancing(sim, merged)), sink, tick)
+                _write_lines(
+                    (dumps(e, option=_NL) for _, _, e in _advancing(sim, merged)), sink, tick
+                )
             finally:
                 for piece in sinks:
                     piece.close()
@@ -139,6 +144,7 @@ def _concatenate(pieces: list[Path], target: Path) -> None:
 
 
 _BATCH = 2_000  # lines per message from a worker
+_QUEUED = 32  # messages read ahead per worker (~64 MB at most)
 
 
 def _worker(config: SimConfig, shard: int, conn: Any, truth_file: str) -> None:
@@ -147,10 +153,11 @@ def _worker(config: SimConfig, shard: int, conn: Any, truth_file: str) -> None:
         part = Part(config, shard)
         truth = JsonLinesSink(Path(truth_file))
         dumps = orjson.dumps
-        batch: list[tuple[str, bytes]] = []
+        batch: list[tuple[str, int, bytes]] = []
         try:
             for _, _, event in part.stream(truth.write):
-                batch.append((event["recordTime"], dumps(event) + b"\n"))
+                # (recordTime, shard, line): the parent merges these tuples as they are.
+                batch.append((event["recordTime"], shard, dumps(event, option=_NL)))
                 if len(batch) >= _BATCH:
                     conn.send(batch)
                     batch = []
@@ -188,23 +195,49 @@ def _write_parallel(
         pipes.append(parent)
         procs.append(proc)
 
-    def lines(i: int) -> Iterator[tuple[str, int, bytes]]:
+    # A thread per pipe keeps reading ahead: the merge takes lines from one shard at a time,
+    # and a generator whose pipe nobody reads would stop and wait for the other.
+    queues: list[queue.Queue[Any]] = [queue.Queue(maxsize=_QUEUED) for _ in range(n)]
+
+    def reader(i: int) -> None:
         while True:
             try:
                 msg = pipes[i].recv()
-            except EOFError:
-                raise InvalidInput("workers", f"shard {i} ended without finishing") from None
+            except (EOFError, OSError):
+                queues[i].put(("error", "ended without finishing"))
+                return
+            queues[i].put(msg)
+            if isinstance(msg, tuple):
+                return
+
+    for i in range(n):
+        threading.Thread(target=reader, args=(i,), daemon=True).start()
+
+    def lines(i: int) -> Iterator[tuple[str, int, bytes]]:  # one shard's lines, in order
+        while True:
+            msg = queues[i].get()
             if isinstance(msg, tuple):
                 if msg[0] == "error":
                     raise InvalidInput("workers", f"shard {i} failed: {msg[1]}")
                 summaries.append(Summary.from_dict(msg[1]))
                 return
-            for rt, data in msg:
-                yield rt, i, data
+            yield from msg
 
     try:
-        merged = heapq.merge(*(lines(i) for i in range(n)), key=lambda item: (item[0], item[1]))
-        _write_lines((data for _, _, data in _advancing(sim, merged)), sink, tick)
+        # Plain tuple order — (recordTime, shard) never ties across shards — and no key function:
+        # the parent shares the two cores with the generators, so its loop is kept bare.
+        write = sink._fh.write
+        count = size = 0
+        for rt, _, data in heapq.merge(*(lines(i) for i in range(n))):
+            write(data)
+            count += 1
+            size += len(data)
+            if count & 4095 == 0:
+                sim.now = datetime.fromisoformat(rt)
+                tick(count)
+        tick(count)
+        sink.lines += count
+        sink.bytes += size
     finally:
         for proc in procs:
             proc.join(timeout=60)

@@ -256,6 +256,8 @@ class Part:
                 out["rules"] = list(rules.governing(record["alert"], actor, day))
             return out
 
+        expo = rng.expovariate
+        push, pop = heapq.heappush, heapq.heappop
         merged = merge(eng, sources(eng, self._times), self.calendar)
         try:
             for t, who, event, meta in merged:
@@ -288,13 +290,9 @@ class Part:
                             },
                         }
                     else:
-                        reported = t + timedelta(
-                            milliseconds=int(min(rng.expovariate(1.0) * mean_s, max_s))
-                        )
+                        reported = t + timedelta(milliseconds=int(min(expo(1.0) * mean_s, max_s)))
                 else:
-                    reported = t + timedelta(
-                        milliseconds=int(min(rng.expovariate(1.0) * mean_s, max_s))
-                    )
+                    reported = t + timedelta(milliseconds=int(min(expo(1.0) * mean_s, max_s)))
                 if meta is not None and meta.stock is not None and limit is not None:
                     self._stock(meta, t, event, who, reported, stock, episodes, limit, emit)
                 if meta is not None and meta.truth:
@@ -307,10 +305,16 @@ class Part:
                 if event is None:
                     continue
                 seq += 1
-                heapq.heappush(buffer, (reported, seq, who, event))
-                while buffer and buffer[0][0] <= t:
-                    rt, _, rwho, revent = heapq.heappop(buffer)
-                    yield self._out(rt, rwho, revent, by_step)
+                push(buffer, (reported, seq, who, event))
+                while buffer[0][0] <= t:
+                    rt, _, rwho, revent = pop(buffer)
+                    # China time, as eventTime: ISO 8601 with offset, no conversion.
+                    revent["recordTime"] = rt.isoformat(timespec="milliseconds")
+                    step = revent.get("bizStep") or revent["type"]
+                    by_step[step] = by_step.get(step, 0) + 1
+                    yield rt, rwho, revent
+                    if not buffer:
+                        break
             while buffer:
                 rt, _, rwho, revent = heapq.heappop(buffer)
                 if rt >= cutoff:
