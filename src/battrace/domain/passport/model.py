@@ -382,25 +382,35 @@ def _component(v: Any) -> str:
     return v.strip().lower()
 
 
-def _materials(v: Any) -> list[dict[str, Any]]:
+def _named_entries(
+    v: Any, fields: tuple[tuple[str, Callable[[Any], Any]], ...]
+) -> list[dict[str, Any]]:
+    """A list of entries that each need a ``name`` and may carry the given optional fields."""
     out = []
     for i, item in enumerate(_entries(v)):
         name = _optional(item, "name", _text, i)
         if name is None:
             raise _Bad(f"item {i} needs a name")
         entry: dict[str, Any] = {"name": name}
-        for key, parse in (
-            ("cas", _cas),
-            ("massKg", _positive),
-            ("component", _component),
-            ("critical", _bool),
-            ("concentrationPct", _percent),
-        ):
+        for key, parse in fields:
             val = _optional(item, key, parse, i)
             if val is not None:
                 entry[key] = val
         out.append(entry)
     return out
+
+
+def _materials(v: Any) -> list[dict[str, Any]]:
+    return _named_entries(
+        v,
+        (
+            ("cas", _cas),
+            ("massKg", _positive),
+            ("component", _component),
+            ("critical", _bool),
+            ("concentrationPct", _percent),
+        ),
+    )
 
 
 def _bool(v: Any) -> bool:
@@ -419,24 +429,16 @@ def _hazard_class(v: Any) -> str:
 
 
 def _substances(v: Any) -> list[dict[str, Any]]:
-    out = []
-    for i, item in enumerate(_entries(v)):
-        name = _optional(item, "name", _text, i)
-        if name is None:
-            raise _Bad(f"item {i} needs a name")
-        entry: dict[str, Any] = {"name": name}
-        for key, parse in (
+    return _named_entries(
+        v,
+        (
             ("cas", _cas),
             ("hazardClass", _hazard_class),
             ("concentrationPct", _percent),
             ("impacts", _texts),
             ("component", _component),
-        ):
-            val = _optional(item, key, parse, i)
-            if val is not None:
-                entry[key] = val
-        out.append(entry)
-    return out
+        ),
+    )
 
 
 RECYCLED_METALS: Final = ("cobalt", "lithium", "nickel", "lead")
