@@ -37,6 +37,12 @@ SETTINGS = (
         "900",
         "How many seconds an eventTime may lie in the future (clock skew).",
     ),
+    Setting(
+        "BATTRACE_PUBLIC_URL",
+        "",
+        "Public https URL of this platform (behind a proxy), encoded in passport URLs and label "
+        "QR codes; default: the URL the request came in on (CLI: --base-url is then required).",
+    ),
     Setting("BATTRACE_MAX_EVENT_BYTES", "1048576", "Largest single event accepted, in bytes."),
     Setting("BATTRACE_MAX_DOCUMENT_BYTES", "268435456", "Largest capture document, in bytes."),
     Setting(
@@ -67,6 +73,7 @@ class Settings:
     max_event_bytes: int
     max_document_bytes: int
     jsonl_batch: int
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, database_url: str | None = None) -> Settings:
@@ -79,7 +86,17 @@ class Settings:
             max_event_bytes=_int("BATTRACE_MAX_EVENT_BYTES"),
             max_document_bytes=_int("BATTRACE_MAX_DOCUMENT_BYTES"),
             jsonl_batch=_int("BATTRACE_JSONL_BATCH"),
+            public_url=_public_url(),
         )
+
+
+def _public_url() -> str | None:
+    raw = os.environ.get("BATTRACE_PUBLIC_URL", "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("https://", "http://")) or any(c in raw for c in " \t\r\n?#"):
+        raise InvalidInput("BATTRACE_PUBLIC_URL", f"must be an http(s) URL, got {raw[:80]!r}")
+    return raw.rstrip("/")
 
 
 def default_key_file(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import segno
+from fastapi.testclient import TestClient
 
 from battrace.domain.rules import load_rulebooks
+from battrace.web.app import create_app
 from battrace.web.i18n import missing_translations, negotiate
 from battrace.web.i18n.__main__ import messages
 from tests.http.pages_fixtures import Site, build_site
@@ -143,6 +146,18 @@ def test_qr_label_png_and_svg_encode_the_short_link(site: Site) -> None:
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     assert svg.text.startswith("<svg") and code in svg.text
     assert client.get("/labels/qr/NOTACODE.png").status_code == 404
+
+
+def test_qr_label_behind_a_proxy_encodes_the_public_url(site: Site) -> None:
+    code = site.pack_codes()[0]
+    settings = dataclasses.replace(site.settings, public_url="https://trace.example.cn")
+    app = create_app(settings, store=site.store)
+    png = TestClient(app).get(f"/labels/qr/{code}.png")
+    expected = io.BytesIO()
+    segno.make(f"https://trace.example.cn/b/{code}", error="m").save(
+        expected, kind="png", scale=8, border=4
+    )
+    assert png.status_code == 200 and png.content == expected.getvalue()
 
 
 def test_label_batch_run_and_printable_sheet(site: Site) -> None:

@@ -166,3 +166,18 @@ def test_qr_of_a_gs1_battery_is_its_digital_link(tmp_path: Path) -> None:
     png = tmp_path / "gs1.png"
     code, out, err = run(url, "qr", SGTIN, "--out", str(png))
     assert code == 0 and link in out, err
+
+
+def test_qr_takes_the_public_url_from_the_environment(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    png = tmp_path / "label.png"
+    monkeypatch.setenv("BATTRACE_PUBLIC_URL", "https://trace.example.cn/")
+    code, out, err = run(db, "qr", sc.PACK, "--out", str(png))
+    assert code == 0, err
+    assert f"https://trace.example.cn/passport/{sc.PACK}" in out
+    code, out, _ = run(db, "qr", sc.PACK, "--out", str(png), "--base-url", "https://x.example")
+    assert code == 0 and "https://x.example/passport/" in out  # the option wins
+    monkeypatch.setenv("BATTRACE_PUBLIC_URL", "ftp://trace.example.cn")
+    code, _, err = run(db, "qr", sc.PACK, "--out", str(png))
+    assert code == 2 and "BATTRACE_PUBLIC_URL" in err and "Traceback" not in err

@@ -142,7 +142,9 @@ def qr(
     base_url: Annotated[
         str | None,
         typer.Option(
-            "--base-url", help="Public URL of this platform, e.g. https://battrace.example"
+            "--base-url",
+            help="Public URL of this platform, e.g. https://battrace.example "
+            "(default: BATTRACE_PUBLIC_URL)",
         ),
     ] = None,
     resolver: Annotated[
@@ -152,7 +154,7 @@ def qr(
     scale: Annotated[int, typer.Option(min=1, max=50, help="Pixels per module")] = 8,
 ) -> None:
     """Write the label's QR code: the passport URL, or the GS1 Digital Link of a GS1 item."""
-    url = service.qr_target(state.store, code, base_url, resolver)
+    url = service.qr_target(state.store, code, base_url or state.settings.public_url, resolver)
     service.write_qr(url, out, scale=scale)
     console.print(f"wrote {out}: {url}", highlight=False)
 

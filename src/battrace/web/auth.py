@@ -35,7 +35,9 @@ class Principal:
         return self.enterprise.uscc
 
 
-def _authenticate(request: Request, token: str) -> Principal:
+def authenticate(request: Request, token: str) -> Principal:
+    """The principal of an interface key: 401 if unknown or revoked, 403 if its enterprise is
+    gone, 429 over its rate limit."""
     rt = runtime(request)
     found = keys.authenticate_with_enterprise(rt.store, token)
     if found is None:
@@ -71,7 +73,7 @@ def principal(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Principal:
     """Who is calling: 401 without a valid key, 429 over the key's rate limit."""
-    return _authenticate(request, _token(credentials))
+    return authenticate(request, _token(credentials))
 
 
 @dataclass(slots=True)
@@ -84,7 +86,7 @@ class Caller:
     token: str
 
     def principal(self) -> Principal:
-        return _authenticate(self.request, self.token)
+        return authenticate(self.request, self.token)
 
 
 async def caller(

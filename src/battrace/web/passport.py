@@ -11,8 +11,9 @@
 =====================================  ========================================================
 
 ``?audience=public|legitimate|authority`` chooses the Annex XIII view (default public). Who may
-ask for which audience is decided by :func:`granted_audiences`; until the authentication layer
-says otherwise, every caller is public. Errors are RFC 9457 problem details.
+ask for which audience is decided by :func:`granted_audiences`: the roles of the enterprise behind
+an interface key or of a signed-in web user's organisation; anyone else is the public. Errors are
+RFC 9457 problem details.
 
 The router takes the ledger and the settings from ``app.state.runtime`` (set by ``create_app``),
 or from ``app.state.store`` / ``app.state.settings`` on a bare app (:func:`_context`).
@@ -36,12 +37,15 @@ from battrace.domain.passport import (
     BATTRACE,
     PROFILES,
     Audience,
+    audiences_for_roles,
     model_for_profile,
     parse_audience,
     parse_model,
 )
 from battrace.persistence.base import StorageError, Store
 from battrace.services import passport as service
+from battrace.services import users
+from battrace.web.pages.context import SESSION_COOKIE
 
 router = APIRouter()
 
@@ -85,17 +89,37 @@ def _context(request: Request) -> tuple[Store, Settings]:
 
 
 def granted_audiences(request: Request) -> frozenset[Audience]:
-    """The audiences the caller may ask for.
+    """The audiences the caller may ask for (always including public).
 
-    The authentication layer (not this module) decides: it either records a set of
-    :class:`Audience` on ``request.state.passport_audiences`` (``battrace.domain.passport.
-    audiences_for_roles`` maps enterprise roles to audiences) or replaces this dependency through
-    ``app.dependency_overrides``. Without either, a caller is the public.
+    In order: audiences an outer layer recorded on ``request.state.passport_audiences`` (or a
+    replacement of this dependency through ``app.dependency_overrides``); the roles of the
+    enterprise behind an interface key (``Authorization: Bearer btk_…``, 401 if unknown); the
+    roles of the organisation of a signed-in web user (session cookie). Roles map to audiences
+    by ``battrace.domain.passport.audiences_for_roles``. Anyone else is the public.
     """
     granted = getattr(request.state, AUDIENCES_STATE, None)
-    if not granted:
-        return frozenset({Audience.PUBLIC})
-    return frozenset({Audience.PUBLIC, *granted})
+    if granted:
+        return frozenset({Audience.PUBLIC, *granted})
+    roles = _caller_roles(request)
+    return audiences_for_roles(roles) if roles else frozenset({Audience.PUBLIC})
+
+
+def _caller_roles(request: Request) -> tuple[str, ...]:
+    """Roles of whoever the request authenticates as: a bearer key, else a web session."""
+    if getattr(request.app.state, "runtime", None) is None:
+        return ()  # a bare app (tests, embedding) has no key or user registry
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        from battrace.web.auth import authenticate  # needs the runtime; 401/429 as problems
+
+        return tuple(authenticate(request, token.strip()).enterprise.roles)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    if session:
+        store, _ = _context(request)
+        found = users.session_principal(store, session)
+        if found is not None:
+            return found[0].roles
+    return ()
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def label_url(subject: Subject, base_url: str | None, resolver: str | None = Non
 
 #: Enterprise roles (services.enterprises.ROLES) whose holders have a legitimate interest in the
 #: sense of Art. 77(9) use cases (re-use, repurposing, remanufacturing, recycling, residual value);
-#: a proposal for the authentication layer, which decides who gets which audience.
+#: web.passport.granted_audiences applies it to interface keys and web users.
 LEGITIMATE_ROLES: Final = frozenset(
     {
         "battery_maker",

@@ -208,7 +208,9 @@ def rules(
 
 
 def label_url(page: Page, code: str) -> str:
-    base = str(page.request.base_url).rstrip("/")
+    """The public page a label's QR code opens: under ``BATTRACE_PUBLIC_URL`` when the platform
+    runs behind a proxy (the request's own URL would be an internal address), else this host."""
+    base = page.settings.public_url or str(page.request.base_url).rstrip("/")
     return f"{base}/b/{code}"
 
 
