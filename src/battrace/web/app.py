@@ -22,7 +22,7 @@ from battrace.services.capture import Ledger
 from battrace.services.query import ScopeIndexer, refresh_index
 from battrace.web import problems
 from battrace.web.auditing import AuditMiddleware
-from battrace.web.ratelimit import RateLimiter
+from battrace.web.ratelimit import Limiter, RateLimiter
 from battrace.web.runtime import ApiSettings, Runtime
 
 log = logging.getLogger("battrace.web")
@@ -44,9 +44,11 @@ def create_app(
     api: ApiSettings | None = None,
     *,
     store: Store | None = None,
+    limiter: Limiter | None = None,
 ) -> FastAPI:
     """The app. ``api`` defaults to the ``BATTRACE_*`` API settings of the environment;
-    ``store`` (tests, benchmarks) replaces the store opened from ``settings.database_url``."""
+    ``store`` (tests, benchmarks) replaces the store opened from ``settings.database_url``;
+    ``limiter`` the per-process rate limiter (the workers of one server share one)."""
     settings = settings or Settings.from_env(store.url if store is not None else None)
     api = api or ApiSettings.from_env()
     store = store or open_store(settings.database_url)
@@ -59,7 +61,7 @@ def create_app(
         api=api,
         ledger=Ledger(store, settings, observers=[ScopeIndexer(), JobRecorder()]),
         audit=audit,
-        limiter=RateLimiter(api.rate_limit, api.rate_burst),
+        limiter=limiter or RateLimiter(api.rate_limit, api.rate_burst),
     )
 
     @asynccontextmanager

@@ -13,7 +13,7 @@ from battrace.domain.errors import InvalidInput
 from battrace.persistence.base import Store
 from battrace.services.audit import AuditLog
 from battrace.services.capture import Ledger
-from battrace.web.ratelimit import RateLimiter
+from battrace.web.ratelimit import Limiter
 
 #: Settings of the HTTP interface (environment, read once at start-up), documented in docs/api.md.
 API_SETTINGS = {
@@ -64,7 +64,7 @@ class Runtime:
     api: ApiSettings
     ledger: Ledger
     audit: AuditLog
-    limiter: RateLimiter
+    limiter: Limiter
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

@@ -5,7 +5,8 @@ listening socket as a TCP socket proper (``IPPROTO_TCP``), so every accepted con
 ``TCP_NODELAY`` from asyncio. (uvicorn's multi-worker socket is created without the protocol
 number, asyncio then leaves Nagle's algorithm on, and a response written as headers + body waits
 for the client's delayed ACK: ~40 ms on every request on Linux.) Each worker is a fresh process
-that builds its own app; SIGINT/SIGTERM stop them all; if one dies the others are stopped too
+that builds its own app; the per-key rate limits live in shared memory created here, so all
+workers count one key's requests together (web/ratelimit.py); SIGINT/SIGTERM stop them all; if one dies the others are stopped too
 and ``serve`` raises, so a service manager can restart the whole set.
 
 ``python -m battrace.web.server --db URL --port 8000 --workers 2`` does the same without the CLI.
@@ -22,14 +23,17 @@ import time
 from types import FrameType
 
 from battrace.config import Settings
+from battrace.web.ratelimit import Limiter, SharedRateLimiter
 
 
-def _worker(settings: Settings, sock: socket.socket, log_level: str) -> None:
+def _worker(
+    settings: Settings, sock: socket.socket, log_level: str, limiter: Limiter | None = None
+) -> None:
     import uvicorn
 
     from battrace.web.app import create_app
 
-    config = uvicorn.Config(create_app(settings), log_level=log_level)
+    config = uvicorn.Config(create_app(settings, limiter=limiter), log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -58,9 +62,13 @@ def serve(
     if workers == 1:
         _worker(settings, sock, log_level)
         return
+    from battrace.web.runtime import ApiSettings
+
     ctx = multiprocessing.get_context("spawn")
+    api = ApiSettings.from_env()
+    limiter = SharedRateLimiter(api.rate_limit, api.rate_burst, ctx)
     procs = [
-        ctx.Process(target=_worker, args=(settings, sock, log_level), name=f"battrace-{i}")
+        ctx.Process(target=_worker, args=(settings, sock, log_level, limiter), name=f"battrace-{i}")
         for i in range(workers)
     ]
     for p in procs:
