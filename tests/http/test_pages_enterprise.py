@@ -11,6 +11,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from battrace.domain.identities.gbt34014 import format_battery_code
+from battrace.services.authorisation import scope_for
+from battrace.services.query import scope_trace
+from battrace.services.trace import trace
 from battrace.web.pages import upload
 from tests.http.pages_fixtures import Site, build_site, csrf_of
 
@@ -76,6 +79,15 @@ def test_enterprise_trace_is_limited_to_its_own_part(site: Site) -> None:
     own = client.get(f"/trace/{code}")
     assert own.status_code == 200 and "Vehicle sold" in own.text
     assert "Produced and coded" not in own.text and "not shown" in own.text
+    # The same cut as GET /api/batteries/{code} for this enterprise's key: a partial view hides
+    # the current state and holder (services.query.scope_trace).
+    dealer = site.store.get_enterprise(site.orgs["dealer"])
+    assert dealer is not None
+    api_view = scope_trace(site.store, scope_for(dealer), trace(site.store, code))
+    assert api_view is not None and api_view["scope"] == "partial"
+    shown = re.findall(r'<code class="small hash" title="([^"]+)">[0-9a-f]{16}</code>', own.text)
+    assert shown == [e["eventID"] for e in api_view["events"]]
+    assert "shown only to those who hold it now" in own.text
     with site.store.engine.connect() as conn:  # type: ignore[attr-defined]
         touched = set(
             conn.exec_driver_sql(

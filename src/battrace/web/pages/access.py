@@ -19,8 +19,10 @@ from battrace.domain.errors import InvalidInput
 from battrace.domain.identities.divisions import province_by_code
 from battrace.domain.identities.gbt34014 import parse_battery_code
 from battrace.persistence.base import EnterpriseRow, Store
+from battrace.services.authorisation import scope_for
+from battrace.services.query import scope_trace
 from battrace.services.trace import trace
-from battrace.services.users import NATIONAL, PROVINCIAL, Principal
+from battrace.services.users import Principal
 from battrace.web.pages.vocab import step_key
 
 
@@ -95,30 +97,20 @@ def _bare(uri: Any) -> Any:
 
 
 def scoped_trace(store: Store, user: Principal, code: str) -> dict[str, Any]:
-    """The trace of ``code`` as ``user`` may see it; raises :class:`Denied` or InvalidInput."""
+    """The trace of ``code`` as ``user`` may see it; raises :class:`Denied` or InvalidInput.
+
+    The same cut as ``GET /api/batteries/{code}`` (``services.query.scope_trace`` with the read
+    scope of the user's organisation): only visible events, and the current state, holder and
+    genealogy only when every event is visible. ``hidden_events`` counts what was cut."""
     data = trace(store, code)
-    if user.scope == NATIONAL:
-        data["hidden_events"] = 0
-        return data
-    ents = registry(store)
-    events: list[dict[str, Any]] = data["events"]
-    if user.scope == PROVINCIAL:
-        keep = [e for e in events if province_of(e["reporter"], ents) == user.province]
-        if not keep:
-            raise Denied(code)
-    else:
-        mine = [i for i, e in enumerate(events) if e["reporter"] == user.organisation]
-        holds = data["holder"] == user.party
-        if not mine and not holds:
-            raise Denied(code)
-        if mine:
-            last = len(events) - 1 if holds else mine[-1]
-            keep = events[mine[0] : last + 1]
-        else:
-            keep = []
-    data["hidden_events"] = len(events) - len(keep)
-    data["events"] = keep
-    return data
+    organisation = store.get_enterprise(user.organisation)
+    if organisation is None:
+        raise Denied(code)
+    scoped = scope_trace(store, scope_for(organisation), data)
+    if scoped is None:
+        raise Denied(code)
+    scoped["hidden_events"] = len(data["events"]) - len(scoped["events"])
+    return scoped
 
 
 def lookup_code(raw: str) -> str:
