@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import quote
 
+import httpx
 import orjson
 import pytest
 
@@ -207,6 +208,33 @@ def test_capture_own_allowed_other_denied_regulators_refused(written: Api) -> No
     assert {j["captureID"] for j in listed if j["success"]} == {jobs[sc.DEALER].rsplit("/")[-1]}
     everyone = written.get("/capture", cast.NATIONAL, params={"perPage": 100}).json()
     assert len(everyone) == 2 * len(REPORTERS)
+
+
+def test_post_events_follows_the_same_matrix(written: Api) -> None:
+    """POST /events (one event, synchronous): own reports allowed, reports from another's site
+    refused with the field named, regulators refused outright."""
+
+    def post(who: str, site_of: str, hours: int) -> httpx.Response:
+        ev = b.inspect(
+            sc.PACK,
+            capacity_ah=100.0,
+            rated_ah=150.0,
+            resistance_mohm=90.0,
+            voltage_v=380.0,
+            site=sc.site(site_of),
+            time=sc.at(hours),
+        )
+        body = orjson.dumps({"@context": b.CONTEXT, **ev})
+        headers = written.headers(who, **{"Content-Type": "application/ld+json"})
+        return written.client.post("/events", content=body, headers=headers)
+
+    for i, who in enumerate(REPORTERS):
+        assert post(who, who, 300 + i).status_code == 201, who
+        other = post(who, sc.MAKER if who != sc.MAKER else sc.DEALER, 400 + i)
+        assert other.status_code == 400, who
+        assert other.json()["errors"][0]["field"].endswith("readPoint.id")
+    for regulator in (cast.NATIONAL, cast.JIANGSU, cast.GUANGDONG):
+        assert post(regulator, sc.MAKER, 500).status_code == 403
 
 
 def test_roles_decide_the_steps_over_http(written: Api) -> None:

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from battrace.domain.epcis.document import Limits, ParsedDocument, parse_document
+from battrace.domain.epcis.hashid import event_hash_id
 from battrace.domain.epcis.xml import parse_xml_document
 from battrace.domain.errors import InvalidInput
 from battrace.persistence import queries as q
@@ -35,6 +37,7 @@ from battrace.services.capture import CaptureResult, Problem
 from battrace.web import gs1
 from battrace.web.auth import Principal, capturer, principal
 from battrace.web.problems import (
+    ALREADY_EXISTS,
     AUTHENTICATED,
     CAPTURE_LIMIT,
     UNSUPPORTED_MEDIA,
@@ -209,6 +212,12 @@ def _parse(rt: Runtime, data: bytes, kind: str) -> tuple[ParsedDocument, str]:
 
 def _run_capture(rt: Runtime, who: Principal, data: bytes, kind: str, behaviour: str) -> JobRow:
     doc, path = _parse(rt, data, kind)
+    return _capture_parsed(rt, who, doc, path, behaviour)
+
+
+def _capture_parsed(
+    rt: Runtime, who: Principal, doc: ParsedDocument, path: str, behaviour: str
+) -> JobRow:
     events = doc.events
     bodies = [orjson.dumps(e).decode() if isinstance(e, dict) else "" for e in events]
     job = JobRow(
@@ -311,6 +320,12 @@ _DOCUMENT_SCHEMA: dict[str, Any] = {
     "description": "An EPCISDocument or EPCISQueryDocument (EPCIS 2.0 JSON-LD), or one event.",
     "required": ["type"],
     "properties": {"type": {"type": "string"}, "@context": {}, "epcisBody": {"type": "object"}},
+}
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One EPCIS 2.0 event in JSON-LD (`@context` optional).",
+    "required": ["type"],
+    "properties": {"type": {"type": "string"}, "@context": {}},
 }
 _CAPTURE_BODY: dict[str, Any] = {
     "required": True,
@@ -432,6 +447,110 @@ async def capture(request: Request, who: Principal = Depends(capturer)) -> Respo
         status_code=202,
         media_type="application/json",
         headers={"Location": f"/capture/{job.capture_id}", **_limit_headers(rt)},
+    )
+
+
+def _capture_one(rt: Runtime, who: Principal, data: bytes) -> tuple[JobRow, str]:
+    """Capture a request body that must be exactly one event: (the job, its Event Hash ID)."""
+    doc, path = _parse(rt, data, "json")
+    if doc.kind != "event":
+        raise ApiError(
+            400,
+            f"POST /events takes one EPCIS event, not an {doc.kind}; capture documents with "
+            "POST /capture",
+            type=VALIDATION,
+            errors=[{"field": "type", "reason": "must be an event type, e.g. ObjectEvent"}],
+        )
+    job = _capture_parsed(rt, who, doc, path, "rollback")
+    event = doc.events[0]
+    event_id = event_hash_id(event, doc.context) if job.success else ""
+    return job, event_id
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    tags=["Capture"],
+    summary="Capture one event (synchronous)",
+    description=(
+        "The EPCIS 2.0 binding's synchronous capture of a single event (JSON-LD, with or "
+        "without its own `@context`): validated, authorised, hashed and committed like a "
+        "one-event `POST /capture`. `201` with `Location: /events/{eventID}` (the Event Hash "
+        "ID); `409` if that event is already in the ledger; `400` names every field at fault."
+    ),
+    response_class=Response,
+    responses={
+        201: {
+            "description": "Captured: the event ID and the capture job it was committed in.",
+            "headers": {
+                "Location": {
+                    "description": "The new event: /events/{eventID} (URL-encoded)",
+                    "schema": {"type": "string"},
+                },
+                **gs1.VERSION_RESPONSE_HEADERS,
+            },
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["eventID", "captureID"],
+                        "properties": {
+                            "eventID": {"type": "string"},
+                            "captureID": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        },
+        **responses(*AUTHENTICATED, 409, 413, 415),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/ld+json": {"schema": _EVENT_SCHEMA},
+                "application/json": {"schema": _EVENT_SCHEMA},
+            },
+        },
+        "parameters": gs1.version_request_headers("GS1-EPCIS-Version", "GS1-CBV-Version"),
+    },
+)
+async def capture_event(request: Request, who: Principal = Depends(capturer)) -> Response:
+    rt = runtime(request)
+    gs1.check_versions(request)
+    if _media(request) != "json":
+        raise ApiError(
+            415,
+            "POST /events takes application/ld+json or application/json; send XML documents "
+            "to POST /capture",
+            type=UNSUPPORTED_MEDIA,
+        )
+    data = await _read_body(request, min(rt.max_capture_bytes, rt.settings.max_event_bytes * 2))
+    job, event_id = await run_in_threadpool(_capture_one, rt, who, data)
+    if not job.success:
+        request.state.audit_outcome = "rejected"
+        request.state.audit_detail = f"capture {job.capture_id}: event rejected"
+        raise ApiError(
+            400,
+            "the event was not accepted: " + "; ".join(e["detail"] for e in job.errors),
+            type=VALIDATION,
+            errors=[{"field": e["field"], "reason": e["reason"]} for e in job.errors],
+        )
+    if job.duplicates:
+        request.state.audit_outcome = "duplicate"
+        raise ApiError(
+            409,
+            f"event {event_id} is already in the ledger",
+            type=ALREADY_EXISTS,
+            headers={"Location": f"/events/{quote(event_id, safe='')}"},
+        )
+    request.state.audit_outcome = "ok"
+    request.state.audit_detail = f"capture {job.capture_id}: event {event_id}"
+    return Response(
+        orjson.dumps({"eventID": event_id, "captureID": job.capture_id}),
+        status_code=201,
+        media_type="application/json",
+        headers={"Location": f"/events/{quote(event_id, safe='')}"},
     )
 
 

@@ -36,6 +36,7 @@ UNSUPPORTED_MEDIA = "epcisException:UnsupportedMediaTypeException"
 CAPTURE_LIMIT = "epcisException:CaptureLimitExceededException"
 QUERY_TOO_LARGE = "epcisException:QueryTooLargeException"
 IMPLEMENTATION = "epcisException:ImplementationException"
+ALREADY_EXISTS = "epcisException:ResourceAlreadyExistsException"
 BLANK = "about:blank"
 
 _DEFAULT_TYPES = {
@@ -218,6 +219,7 @@ _DESCRIPTIONS = {
     404: "No such resource (or not visible to the key's enterprise).",
     405: "Method not allowed on this resource.",
     406: "None of the acceptable media types or EPCIS/CBV versions can be served.",
+    409: "The resource already exists (an event with this Event Hash ID is in the ledger).",
     413: "Over a limit (capture events or bytes, or maxEventCount of a query).",
     415: "Unsupported Content-Type.",
     429: "Rate limit of the key exceeded; retry after `Retry-After` seconds.",
