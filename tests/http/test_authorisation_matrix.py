@@ -157,17 +157,20 @@ def test_nothing_without_a_key(world: Api, path: str) -> None:
 # -- writing: fresh ledgers (both backends) -----------------------------------------------------
 
 
-def _inspection(reporter: str, site_of: str) -> bytes:
-    ev = b.inspect(
+def _inspection_event(site_of: str, hours: int = 200) -> dict[str, object]:
+    return b.inspect(
         sc.PACK,
         capacity_ah=100.0,
         rated_ah=150.0,
         resistance_mohm=90.0,
         voltage_v=380.0,
         site=sc.site(site_of),
-        time=sc.at(200),
+        time=sc.at(hours),
     )
-    return orjson.dumps(b.document([ev]))
+
+
+def _inspection(reporter: str, site_of: str) -> bytes:
+    return orjson.dumps(b.document([_inspection_event(site_of)]))
 
 
 @pytest.fixture
@@ -215,16 +218,7 @@ def test_post_events_follows_the_same_matrix(written: Api) -> None:
     refused with the field named, regulators refused outright."""
 
     def post(who: str, site_of: str, hours: int) -> httpx.Response:
-        ev = b.inspect(
-            sc.PACK,
-            capacity_ah=100.0,
-            rated_ah=150.0,
-            resistance_mohm=90.0,
-            voltage_v=380.0,
-            site=sc.site(site_of),
-            time=sc.at(hours),
-        )
-        body = orjson.dumps({"@context": b.CONTEXT, **ev})
+        body = orjson.dumps({"@context": b.CONTEXT, **_inspection_event(site_of, hours)})
         headers = written.headers(who, **{"Content-Type": "application/ld+json"})
         return written.client.post("/events", content=body, headers=headers)
 
