@@ -288,6 +288,7 @@ def test_unknown_paths_and_methods_are_problems(world: Api) -> None:
     r = world.client.delete("/events", headers=world.headers(N))
     assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json"
     assert "GET" in r.headers["allow"]
+    assert {"GET", "POST", "OPTIONS"} <= set(r.headers["allow"].split(", "))  # two routers
 
 
 def test_control_characters_and_forged_tokens_are_bad_input(world: Api) -> None:

@@ -10,6 +10,7 @@ with a bare 500).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -162,11 +163,11 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no resource at {request.url.path}"
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem(
-            exc.status_code, detail, headers=exc.headers or None, instance=request.url.path
-        )
+            headers["Allow"] = _allowed(request) or headers.get("Allow", "")
+        return problem(exc.status_code, detail, headers=headers or None, instance=request.url.path)
 
     @app.exception_handler(SchemaMissing)
     async def _schema(request: Request, exc: SchemaMissing) -> Response:
@@ -183,6 +184,25 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "internal error; it has been logged", instance=request.url.path)
+
+
+def _allowed(request: Request) -> str:
+    """Every method the API documents on this path: Starlette names only the first matching
+    route's methods, and several routers may serve one path (GET and POST /events)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None
+    )
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            table.append((re.compile(pattern + "$"), {m.upper() for m in operations}))
+        request.app.state.allowed_methods = table
+    path = request.url.path
+    methods = set().union(*(m for rx, m in table if rx.match(path)))
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 # -- OpenAPI ------------------------------------------------------------------------------------
