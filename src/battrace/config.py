@@ -7,6 +7,7 @@ and a test keeps the two in step.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,31 @@ SETTINGS = (
         "10000",
         "Events per capture (one atomic, chained batch) when capturing JSON Lines.",
     ),
+    Setting(
+        "BATTRACE_RULEBOOKS",
+        "",
+        "Local rulebook files or folders of *.toml (several separated by ':'), loaded after the "
+        "packaged rulebooks by the regulation engine, the CLI and the web app; a rule with a "
+        "packaged id and a higher version supersedes it (docs/rules.md).",
+    ),
+    # The HTTP interface (web/runtime.py ApiSettings; docs/api.md).
+    Setting(
+        "BATTRACE_CAPTURE_LIMIT", "10000", "Most events one POST /capture may carry (413 beyond)."
+    ),
+    Setting(
+        "BATTRACE_CAPTURE_MAX_BYTES",
+        "67108864",
+        "Largest POST /capture body in bytes (413 beyond; also capped by "
+        "BATTRACE_MAX_DOCUMENT_BYTES).",
+    ),
+    Setting("BATTRACE_RATE_LIMIT", "50", "Requests per second one API key may make on average."),
+    Setting("BATTRACE_RATE_BURST", "200", "Requests one API key may make in a burst."),
+    Setting(
+        "BATTRACE_WEBHOOK_ALLOW_PRIVATE",
+        "false",
+        "true: webhook subscriptions may deliver to loopback, private and link-local addresses "
+        "(default: refused; services/subscriptions.py).",
+    ),
 )
 
 
@@ -74,6 +100,7 @@ class Settings:
     max_document_bytes: int
     jsonl_batch: int
     public_url: str | None = None
+    rulebooks: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, database_url: str | None = None) -> Settings:
@@ -87,7 +114,14 @@ class Settings:
             max_document_bytes=_int("BATTRACE_MAX_DOCUMENT_BYTES"),
             jsonl_batch=_int("BATTRACE_JSONL_BATCH"),
             public_url=_public_url(),
+            rulebooks=rulebook_paths(),
         )
+
+
+def rulebook_paths(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """``BATTRACE_RULEBOOKS``: local rulebook files or folders, ``os.pathsep``-separated."""
+    raw = (os.environ if env is None else env).get("BATTRACE_RULEBOOKS", "")
+    return tuple(Path(p.strip()) for p in raw.split(os.pathsep) if p.strip())
 
 
 def _public_url() -> str | None:

@@ -1,4 +1,4 @@
-"""The supervision workflow (service, CLI and HTTP): acknowledge, rectification notice, answer,
+"""The supervision workflow (service and CLI): acknowledge, rectification notice, answer,
 close — every step recorded, each actor confined to its jurisdiction."""
 
 from __future__ import annotations
@@ -11,19 +11,14 @@ from pathlib import Path
 
 import pytest
 import typer
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from battrace.cli.alerts import alerts_app, report_app
 from battrace.cli.common import state
 from battrace.domain.errors import InvalidInput, NotAuthorised
-from battrace.persistence.base import Store
 from battrace.persistence.sqlite import SqliteStore
 from battrace.services import alerts as engine
 from battrace.services import supervision as workflow
-from battrace.web import supervision as web
 from tests.integration.test_alerts_world import (
     BIG_OUTLET,
     CASCADE,
@@ -287,70 +282,4 @@ def test_cli_reports_and_exports(cli: tuple[typer.Typer, str], tmp_path: Path) -
     assert wb["statistics"]["A1"].value == "group"
 
 
-# --------------------------------------------------------------------------------------------
-# HTTP
-# --------------------------------------------------------------------------------------------
-
-
-def _client(store: Store, who: str | None) -> TestClient:
-    app = FastAPI()
-    app.state.store = store
-    app.include_router(web.router)
-    if who is not None:
-        actor = workflow.actor_of(store, who)
-        app.dependency_overrides[web.caller] = lambda: actor
-
-    @app.exception_handler(InvalidInput)
-    def bad(_: Request, exc: InvalidInput) -> JSONResponse:
-        return JSONResponse({"field": exc.field, "reason": exc.reason}, status_code=400)
-
-    @app.exception_handler(NotAuthorised)
-    def denied(_: Request, exc: NotAuthorised) -> JSONResponse:
-        return JSONResponse({"field": exc.field, "reason": exc.reason}, status_code=403)
-
-    return TestClient(app)
-
-
-def test_http_alerts_are_scoped_by_the_caller(world: World) -> None:
-    store = world.store
-    assert _client(store, None).get("/api/alerts").status_code == 401  # no authentication yet
-    everything = _client(store, MIIT).get("/api/alerts").json()
-    assert len(everything) == 8
-    js = _client(store, JS_REGULATOR).get("/api/alerts").json()
-    assert js and {a["province"] for a in js} == {"32"}
-    mine = _client(store, CASCADE).get("/api/alerts").json()
-    assert [a["kind"] for a in mine] == ["unreported-source"]
-    filtered = _client(store, MIIT).get("/api/alerts", params={"kind": "late-report"}).json()
-    assert [a["kind"] for a in filtered] == ["late-report"]
-    bad = _client(store, MIIT).get("/api/alerts", params={"status": "maybe"})
-    assert bad.status_code == 400 and bad.json()["field"] == "status"
-    other = next(a["id"] for a in everything if a["enterprise"] != CASCADE)
-    assert _client(store, CASCADE).get(f"/api/alerts/{other}").status_code == 404
-    assert _client(store, CASCADE).get(f"/api/alerts/{mine[0]['id']}").status_code == 200
-
-
-def test_http_workflow_and_stats(world: World) -> None:
-    store = world.store
-    alert = _alert(world, "retired-not-collected")  # the Guangdong automaker's
-    gd = _client(store, GD_REGULATOR)
-    assert (
-        _client(store, JS_REGULATOR).post(f"/api/alerts/{alert.id}/acknowledge").status_code == 403
-    )
-    assert gd.post(f"/api/alerts/{alert.id}/acknowledge", json={"note": "ok"}).status_code == 200
-    made = gd.post(
-        f"/api/alerts/{alert.id}/notices", json={"due": "2030-06-30", "requirement": "collect it"}
-    )
-    assert made.status_code == 201, made.text
-    assert gd.post(f"/api/alerts/{alert.id}/notices", json={"due": "someday"}).status_code == 422
-    detail = gd.get(f"/api/alerts/{alert.id}").json()
-    assert [h["action"] for h in detail["history"]] == ["acknowledge", "notice"]
-    summary = _client(store, MIIT).get("/api/stats/summary", params={"group": "province"})
-    assert summary.status_code == 200 and summary.json()
-    csv_resp = _client(store, MIIT).get("/api/stats/flow", params={"format": "csv"})
-    assert csv_resp.headers["content-type"].startswith("text/csv")
-    xlsx = _client(store, MIIT).get("/api/stats/producers", params={"format": "xlsx"})
-    assert xlsx.content[:2] == b"PK"
-    own = _client(store, CASCADE).get("/api/stats/summary").json()
-    assert {r["group"] for r in own} <= {CASCADE}
-    denied = _client(store, JS_REGULATOR).get("/api/stats/summary", params={"province": "44"})
-    assert denied.status_code == 403
+# HTTP: tests/http/test_supervision.py (the real app, bearer keys, both backends).

@@ -62,7 +62,7 @@ def _later_steps(epc: str, after: str) -> list[str]:
 
 def test_alert_kinds_are_the_regulation_engines() -> None:
     assert set(ALERT_KINDS) == {k.value for k in AlertKind}
-    assert len(ALERT_KINDS) == 8
+    assert len(ALERT_KINDS) == 9
 
 
 def test_every_kind_is_injected_and_recorded() -> None:
@@ -134,6 +134,9 @@ def test_each_record_names_an_event_of_the_stream_that_shows_it() -> None:
                 for e in index()[0][epc]
                 if _step(e[2]) == "decommissioning"
             )
+        elif alert == "mass-balance":
+            assert _step(raw) == "recycling"
+            assert who == r["enterprise"] and r["detail"] == {"element": "Cu"}
         elif alert == "outlet-over-capacity":
             assert _step(raw) == "collecting"
             assert r["detail"]["stock_kg"] > r["detail"]["limit_kg"] == 5000.0

@@ -309,11 +309,109 @@ def test_recycler_follow_up_is_met_by_dismantling(ctx: Context) -> None:
     )
 
 
-def test_unconfirmed_follow_up_rules_are_not_enforced() -> None:
-    # Packaged rulebooks only: the dismantler and outlet periods are UNCONFIRMED.
-    packaged = Context(load_rulebooks(), registry())
-    receipt = fact(F.COLLECT, "OUT", at(2024, 3, 1))
-    assert kinds(evaluate_subject(PACK, [receipt], packaged), AlertKind.MISSING_FOLLOW_UP) == []
+def test_a_cascade_recoding_meets_the_follow_up_of_a_cascade_user_and_recycler(
+    ctx: Context,
+) -> None:
+    # BOTH received the pack as a cascade user (the receipt does not say): re-coding it into a
+    # cascade product ends the recycler's duty to recycle it (the most lenient reading).
+    receipt = fact(F.RECEIVE, "BOTH", at(2025, 3, 3), party="OUT")
+    recoded = fact(F.RECODE, "BOTH", at(2025, 3, 20), role="input")
+    assert kinds(evaluate_subject(PACK, [receipt, recoded], ctx), AlertKind.MISSING_FOLLOW_UP) == []
+    assert kinds(evaluate_subject(PACK, [receipt], ctx), AlertKind.MISSING_FOLLOW_UP)
+
+
+# -- the packaged defaults (battrace assumptions, enforced until an operator decides) -----------
+
+
+@pytest.fixture(scope="module")
+def packaged() -> Context:
+    return Context(load_rulebooks(), registry())
+
+
+def test_packaged_follow_up_default_is_violated_across_national_day(packaged: Context) -> None:
+    # 60 working days after Thu 2024-09-26: 1-7 Oct off, Sun 09-29 and Sat 10-12 worked → Tue
+    # 12-24 (plain weekdays: 12-19).
+    receipt = fact(F.COLLECT, "OUT", at(2024, 9, 26))
+    found = only(evaluate_subject(PACK, [receipt], packaged), AlertKind.MISSING_FOLLOW_UP)
+    assert (found.rule_id, found.rule_version) == ("cn-assumption-outlet-follow-up", 1)
+    assert found.due == date(2024, 12, 24) and not found.provisional
+    assert found.detected_at == end_of_day(date(2024, 12, 24)) and found.resolved_at is None
+    assert "battrace" in found.citation
+
+
+def test_packaged_follow_up_default_met_on_time_and_late(packaged: Context) -> None:
+    receipt = fact(F.COLLECT, "OUT", at(2024, 9, 26))
+    on_time = fact(F.SHIP, "OUT", at(2024, 12, 24, 17), party="REC")
+    assert (
+        kinds(evaluate_subject(PACK, [receipt, on_time], packaged), AlertKind.MISSING_FOLLOW_UP)
+        == []
+    )
+    late = fact(F.SHIP, "OUT", at(2024, 12, 25, 9), party="REC")
+    found = only(evaluate_subject(PACK, [receipt, late], packaged), AlertKind.MISSING_FOLLOW_UP)
+    assert found.resolved_by == late.event_seq and found.resolved_at == late.record_time
+
+
+def test_packaged_recycler_and_dismantler_defaults(packaged: Context) -> None:
+    receipt = fact(F.RECEIVE, "REC", at(2024, 12, 20), party="OUT")
+    found = only(evaluate_subject(PACK, [receipt], packaged), AlertKind.MISSING_FOLLOW_UP)
+    # across the 2025 Spring Festival (Sun 01-26 and Sat 02-08 worked): Fri 2025-03-21
+    assert found.rule_id == "cn-assumption-recycler-follow-up"
+    assert found.due == date(2025, 3, 21)
+    recycled = fact(F.RECYCLE, "REC", at(2025, 3, 21, 15), role="input")
+    assert (
+        kinds(evaluate_subject(PACK, [receipt, recycled], packaged), AlertKind.MISSING_FOLLOW_UP)
+        == []
+    )
+    scrap = fact(F.SCRAP, "DISM", at(2024, 9, 26), subject=PACK, role="child", party=VIN)
+    found = only(evaluate_subject(PACK, [scrap], packaged), AlertKind.MISSING_FOLLOW_UP)
+    assert found.rule_id == "cn-assumption-dismantler-battery-follow-up"
+
+
+def test_an_operators_rule_replaces_the_default_under_any_id(ctx: Context) -> None:
+    # The local rulebook supersedes the outlet default by id (version 2, 20 working days) and
+    # adds its own recycler rule (another id): each receipt raises one finding, the operator's.
+    outlet = only(
+        evaluate_subject(PACK, [fact(F.COLLECT, "OUT", at(2024, 9, 26))], ctx),
+        AlertKind.MISSING_FOLLOW_UP,
+    )
+    assert (outlet.rule_id, outlet.rule_version) == ("cn-assumption-outlet-follow-up", 2)
+    recycler = only(
+        evaluate_subject(PACK, [fact(F.RECEIVE, "REC", at(2024, 12, 20), party="OUT")], ctx),
+        AlertKind.MISSING_FOLLOW_UP,
+    )
+    assert recycler.rule_id == "local-recycler-follow-up"
+
+
+def test_packaged_collection_default(packaged: Context) -> None:
+    removed = fact(F.REMOVE, "REPAIR", at(2024, 9, 26), role="child", party=VIN)
+    found = only(
+        evaluate_subject(PACK, [_installed(), removed], packaged), AlertKind.RETIRED_NOT_COLLECTED
+    )
+    assert found.rule_id == "cn-assumption-retired-collection"
+    assert found.due == date(2024, 12, 24) and found.enterprise == "AUTO"
+    collected = fact(F.COLLECT, "OUT", at(2024, 12, 24, 11))
+    assert (
+        kinds(
+            evaluate_subject(PACK, [_installed(), removed, collected], packaged),
+            AlertKind.RETIRED_NOT_COLLECTED,
+        )
+        == []
+    )
+    late = fact(F.COLLECT, "OUT", at(2024, 12, 27, 11))
+    found = only(
+        evaluate_subject(PACK, [_installed(), removed, late], packaged),
+        AlertKind.RETIRED_NOT_COLLECTED,
+    )
+    assert found.resolved_by == late.event_seq
+
+
+def test_unconfirmed_rules_that_are_not_battrace_defaults_stay_unenforced(
+    packaged: Context,
+) -> None:
+    # The 2018 Measures' own collection rule has no period: it is not what raised the finding.
+    removed = fact(F.REMOVE, "REPAIR", at(2024, 3, 1), role="child", party=VIN)
+    found = evaluate_subject(PACK, [_installed(), removed], packaged)
+    assert {f.rule_id for f in found} == {"cn-assumption-retired-collection"}
 
 
 # --------------------------------------------------------------------------------------------

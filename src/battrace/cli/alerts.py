@@ -88,6 +88,7 @@ def _coverage_note() -> str:
 
 
 def _warn_if_incomplete() -> None:
+    state.store.head()  # a database that is not initialised: one readable line, not a trace
     cov = engine.coverage(state.store)
     if not cov.complete:
         err_console.print(

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from battrace.config import rulebook_paths
 from battrace.domain.rules import (
     Actor,
     Confidence,
@@ -71,7 +72,7 @@ def _parse_date(value: str | None, option: str) -> date | None:
 
 def _load(paths: Sequence[Path] | None) -> RuleSet:
     try:
-        return load_rulebooks(tuple(paths or ()))
+        return load_rulebooks((*rulebook_paths(), *(paths or ())))
     except RulebookError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

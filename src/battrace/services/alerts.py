@@ -32,6 +32,7 @@ import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from battrace.config import rulebook_paths
 from battrace.domain.epcis.event import Event
 from battrace.domain.errors import InvalidInput
 from battrace.domain.lifecycle import states as S
@@ -137,11 +138,8 @@ def _insert_sql(conn: Connection, table: str, columns: Sequence[str]) -> str:
 
 
 def default_rules(paths: Sequence[Path] = ()) -> RuleSet:
-    """The packaged rulebooks plus local ones (``BATTRACE_RULEBOOKS``, ``os.pathsep``-separated)."""
-    import os
-
-    extra = [Path(p) for p in os.environ.get("BATTRACE_RULEBOOKS", "").split(os.pathsep) if p]
-    return load_rulebooks([*extra, *paths])
+    """The packaged rulebooks plus local ones (``BATTRACE_RULEBOOKS``, see battrace.config)."""
+    return load_rulebooks([*rulebook_paths(), *paths])
 
 
 # --------------------------------------------------------------------------------------------
@@ -814,6 +812,28 @@ def apply_capture(
     sweep = _load_sweep(conn, ctx, battery_subjects, receipt_sites)
     sweep.apply(sorted(new_facts, key=F.knowledge_key), record_time, retractions)
     _store_sweep(conn, sweep, record_time)
+    _mass_balance_capture(conn, ctx, rows[0].seq, rows[-1].seq, record_time)
+
+
+def _mass_balance_capture(conn: Connection, ctx: Context, first: int, last: int, now: int) -> None:
+    """``mass-balance`` alerts of the recycling events a capture appended or retracted."""
+    from battrace.services import recycling  # it imports this module
+
+    seqs = recycling.recycling_seqs_of_capture(conn, first, last)
+    if seqs:
+        found, units = recycling.balance_findings(conn, ctx, seqs=seqs)
+        _reconcile(conn, found, units=units, now=now)
+
+
+def _mass_balance_all(
+    sql: SqlStore, ctx: Context, as_of: int | None, conn: Connection | None = None
+) -> list[Finding]:
+    from battrace.services import recycling
+
+    if conn is not None:
+        return recycling.balance_findings(conn, ctx, as_of=as_of)[0]
+    with sql.engine.connect() as own:
+        return recycling.balance_findings(own, ctx, as_of=as_of)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -849,7 +869,7 @@ def evaluate(
                     for f in chunk:
                         grouped.setdefault(f.subject, []).append(f)
             findings, _ = evaluate_all(grouped.items(), ctx, _event_retractions(conn), as_of)
-            return findings
+            return findings + _mass_balance_all(sql, ctx, as_of)
         cov = _coverage(conn)
         if not cov.complete:
             raise InvalidInput(
@@ -861,9 +881,9 @@ def evaluate(
         plan = _parallel_plan(sql, conn, workers)
         if not plan:
             findings, _ = evaluate_all(_stream_facts(conn, as_of), ctx, retracted, as_of)
-            return findings
+            return findings + _mass_balance_all(sql, ctx, as_of)
     findings, _ = _evaluate_facts(sql, ctx, retracted, as_of, plan)
-    return findings
+    return findings + _mass_balance_all(sql, ctx, as_of)
 
 
 #: A full evaluation of fewer events than this runs in-process (forking costs more than it saves).
@@ -1019,6 +1039,7 @@ def rebuild(
         retracted = load_retractions(conn)
         plan = _parallel_plan(sql, conn, workers)
         findings, sweep = _evaluate_facts(sql, ctx, retracted, None, plan, conn=conn)
+        findings += _mass_balance_all(sql, ctx, None, conn)
         report = _reconcile(conn, findings, units=None, now=moment)
         conn.execute(delete(ts.supervision_stock))
         if sweep.members:

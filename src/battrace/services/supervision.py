@@ -37,6 +37,14 @@ PROVINCIAL = "regulator_provincial"
 MAX_TEXT = 4000
 
 
+class NotFound(InvalidInput):
+    """No such alert or notice (HTTP 404; the CLI prints it like any bad input)."""
+
+
+class Conflict(InvalidInput):
+    """The step does not fit the alert's or notice's stage, e.g. already closed (HTTP 409)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who acts: an enterprise or authority from the registry (its USCC, roles and province)."""
@@ -148,7 +156,7 @@ def _text(value: str, field: str, *, required: bool) -> str:
 def _alert_row(conn: Connection, key: str) -> Any:
     row = conn.execute(select(ts.alerts).where(ts.alerts.c.key == key)).first()
     if row is None:
-        raise InvalidInput("alert", f"no alert {key!r}")
+        raise NotFound("alert", f"no alert {key!r}")
     return row
 
 
@@ -200,7 +208,7 @@ def acknowledge(
         alert = _alert_row(conn, key)
         _check_regulator(actor, alert)
         if alert.stage != "new":
-            raise InvalidInput("alert", f"alert {key} is already {alert.stage}")
+            raise Conflict("alert", f"alert {key} is already {alert.stage}")
         _set_stage(conn, key, ACKNOWLEDGED, at)
         _record(conn, key, "acknowledge", actor, at, note)
 
@@ -225,9 +233,9 @@ def issue_notice(
         alert = _alert_row(conn, key)
         _check_regulator(actor, alert)
         if alert.stage == CLOSED:
-            raise InvalidInput("alert", f"alert {key} is closed")
+            raise Conflict("alert", f"alert {key} is closed")
         if alert.stage == RECTIFYING:
-            raise InvalidInput("alert", f"alert {key} already has a notice awaiting an answer")
+            raise Conflict("alert", f"alert {key} already has a notice awaiting an answer")
         result = conn.execute(
             insert(ts.rectification_notices).values(
                 alert_key=key,
@@ -257,14 +265,14 @@ def answer_notice(
         conn = txn_connection(txn)
         notice = conn.execute(select(ts.rectification_notices).where(n.id == notice_id)).first()
         if notice is None:
-            raise InvalidInput("notice", f"no rectification notice {notice_id}")
+            raise NotFound("notice", f"no rectification notice {notice_id}")
         alert = _alert_row(conn, notice.alert_key)
         if alert.enterprise != actor.uscc:
             raise NotAuthorised(
                 "actor", f"notice {notice_id} is addressed to {alert.enterprise}, not {actor.uscc}"
             )
         if notice.status != "issued":
-            raise InvalidInput("notice", f"notice {notice_id} is already {notice.status}")
+            raise Conflict("notice", f"notice {notice_id} is already {notice.status}")
         conn.execute(
             update(ts.rectification_notices)
             .where(n.id == notice_id)
@@ -287,7 +295,7 @@ def close(
         alert = _alert_row(conn, key)
         _check_regulator(actor, alert)
         if alert.stage == CLOSED:
-            raise InvalidInput("alert", f"alert {key} is already closed")
+            raise Conflict("alert", f"alert {key} is already closed")
         conn.execute(
             update(ts.rectification_notices)
             .where(n.alert_key == key, n.status != "closed")
@@ -295,6 +303,16 @@ def close(
         )
         _set_stage(conn, key, CLOSED, at)
         _record(conn, key, "close", actor, at, note)
+
+
+def notice_alert(store: Store, notice_id: int) -> str:
+    """The alert a rectification notice was issued on; NotFound if there is no such notice."""
+    n = ts.rectification_notices.c
+    with sql_store(store).engine.connect() as conn:
+        key = conn.execute(select(n.alert_key).where(n.id == notice_id)).scalar()
+    if key is None:
+        raise NotFound("notice", f"no rectification notice {notice_id}")
+    return str(key)
 
 
 def history(store: Store, key: str, viewer: Actor) -> list[Action]:

@@ -42,6 +42,7 @@ from battrace.domain.identities.gbt34014 import format_battery_code, format_casc
 from battrace.domain.identities.uris import party_uri, site_uri, vehicle_uri
 from battrace.domain.identities.vin import make_vin
 from battrace.domain.lifecycle import builders as b
+from battrace.domain.recycling.grading import safety_checklist
 
 CST = timezone(timedelta(hours=8))
 _URN = b.battery_uri("")  # "urn:gbt34014:"
@@ -1031,6 +1032,8 @@ def _inspect_and_use(eng: Engine, pack: Pack, code: str, user: Ent, t: datetime)
             site=user.sites[0],
             time=t,
             disposition="conformant" if keep else "non_conformant",
+            temperature_c=TEST_TEMPERATURE_C,
+            safety_checks=_safety_checks(soh),
         ),
         None,
     )
@@ -1038,6 +1041,16 @@ def _inspect_and_use(eng: Engine, pack: Pack, code: str, user: Ent, t: datetime)
         yield from _cascade(eng, pack, code, user, soh, t)
         return
     yield from _recycle(eng, pack, code, user, t, "cascade_user")
+
+
+#: Residual-capacity tests run at the standard test temperature (GB/T 34015: 25 ± 2 °C).
+TEST_TEMPERATURE_C = 25.0
+
+
+def _safety_checks(soh: float) -> dict[str, bool]:
+    """The checklist of a simulated inspection: deeply degraded packs (SoH below 55 %) are
+    swollen, so they are pre-treated, never regrouped (deterministic: no draw from the stream)."""
+    return safety_checklist("swelling" if soh < 55.0 else "")
 
 
 def _cascade(
@@ -1109,12 +1122,15 @@ def _recycle(
     modules = pack.modules_run.codes()
     yield t, rec.uscc, b.dismantle(code, modules, site=site, time=t, parts_kg=parts), None
     t = later(rng, t, 1, 30)
-    yield (
-        t,
-        rec.uscc,
-        b.recycle(modules, materials(eng, pack, module_kg), site=site, time=t),
-        _meta("recycler", "recycling"),
-    )
+    lots = materials(eng, pack, module_kg)
+    meta = _meta("recycler", "recycling")
+    if eng.policy.inject("mass-balance"):
+        # An impossible report: three times the copper the modules hold (a typo, or lots
+        # reported twice); the balance of this one event shows it.
+        lots["copper"] *= 3
+        record = truth("mass-balance", "injected", rec, modules[0], element="Cu")
+        meta = Meta("recycler", "recycling", truth=[record])
+    yield t, rec.uscc, b.recycle(modules, lots, site=site, time=t), meta
     eng.bump("packs_recycled")
 
 

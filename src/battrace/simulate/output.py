@@ -34,7 +34,8 @@ from battrace.domain.epcis.event import parse_timestamp
 from battrace.domain.errors import InvalidInput
 from battrace.persistence.base import Store
 from battrace.services import enterprises as registry
-from battrace.services.capture import Ledger, Submission
+from battrace.services.capture import Submission
+from battrace.services.ledgers import ledger_for
 from battrace.simulate.simulation import Part, SimConfig, Simulation, Summary
 
 T = TypeVar("T")
@@ -328,7 +329,7 @@ def load_into_ledger(
     the first rejected event (naming it): the groups before it stay written, as in any capture.
     """
     register(store, enterprises)
-    ledger = Ledger(store, settings)
+    ledger = ledger_for(store, settings)  # with the regulation engine
     group: list[Record] = []
     total = 0
 

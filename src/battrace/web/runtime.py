@@ -8,24 +8,23 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from battrace.config import Settings
+from battrace.config import SETTINGS, Settings
 from battrace.domain.errors import InvalidInput
 from battrace.persistence.base import Store
 from battrace.services.audit import AuditLog
 from battrace.services.capture import Ledger
 from battrace.web.ratelimit import Limiter
 
-#: Settings of the HTTP interface (environment, read once at start-up), documented in docs/api.md.
-API_SETTINGS = {
-    "BATTRACE_CAPTURE_LIMIT": ("10000", "Most events one POST /capture may carry (413 beyond)."),
-    "BATTRACE_CAPTURE_MAX_BYTES": (
-        "67108864",
-        "Largest POST /capture body in bytes (413 beyond; also capped by "
-        "BATTRACE_MAX_DOCUMENT_BYTES).",
-    ),
-    "BATTRACE_RATE_LIMIT": ("50", "Requests per second one API key may make on average."),
-    "BATTRACE_RATE_BURST": ("200", "Requests one API key may make in a burst."),
-}
+#: Settings of the HTTP interface (environment, read once at start-up): name → (default, help).
+#: Declared in :data:`battrace.config.SETTINGS` with every other setting (docs/operations.md);
+#: docs/api.md explains them.
+API_SETTING_NAMES = (
+    "BATTRACE_CAPTURE_LIMIT",
+    "BATTRACE_CAPTURE_MAX_BYTES",
+    "BATTRACE_RATE_LIMIT",
+    "BATTRACE_RATE_BURST",
+)
+API_SETTINGS = {s.name: (s.default, s.help) for s in SETTINGS if s.name in API_SETTING_NAMES}
 
 
 def _int(env: Mapping[str, str], name: str) -> int:

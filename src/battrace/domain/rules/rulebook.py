@@ -96,6 +96,7 @@ class RuleKind(StrEnum):
     SOURCE_VERIFICATION = "source_verification"
     COLLECTION_PERIOD = "collection_period"
     FOLLOW_UP_PERIOD = "follow_up_period"
+    MASS_BALANCE = "mass_balance"
 
 
 class Confidence(StrEnum):
@@ -115,6 +116,7 @@ class AlertKind(StrEnum):
     RETIRED_NOT_COLLECTED = "retired-not-collected"
     UNREPORTED_SOURCE = "unreported-source"
     CODE_NOT_REGISTERED = "code-not-registered"
+    MASS_BALANCE = "mass-balance"
 
 
 class Comparator(StrEnum):
@@ -147,6 +149,7 @@ _THRESHOLD_KINDS: Final = frozenset(
         RuleKind.EU_TARGET,
         RuleKind.RECYCLED_CONTENT,
         RuleKind.GRADING_THRESHOLD,
+        RuleKind.MASS_BALANCE,
     }
 )
 _THRESHOLD_REQUIRED: Final = frozenset({"quantity", "comparator", "value", "unit"})
@@ -178,6 +181,7 @@ _KIND_ALERTS: Final[Mapping[RuleKind, frozenset[AlertKind]]] = {
     RuleKind.FOLLOW_UP_PERIOD: frozenset({AlertKind.MISSING_FOLLOW_UP}),
     RuleKind.SOURCE_VERIFICATION: frozenset({AlertKind.UNREPORTED_SOURCE}),
     RuleKind.CODE_REGISTRATION: frozenset({AlertKind.CODE_NOT_REGISTERED}),
+    RuleKind.MASS_BALANCE: frozenset({AlertKind.MASS_BALANCE}),
 }
 
 _RULE_KEYS_REQUIRED: Final = frozenset(

@@ -10,8 +10,12 @@ Two entry points:
   ledger learnt the facts, for ``outlet-over-capacity``.
 
 Policy (docs/rules.md): a rule raises findings only when every number it needs is known and its
-confidence is not ``UNCONFIRMED``; an UNCONFIRMED rule is shown, never enforced. Rule versions are
-chosen on the day the duty arose (the trigger event's date in China).
+confidence is not ``UNCONFIRMED``; an UNCONFIRMED rule is shown, never enforced — except a
+*declared assumption*: a rule whose source is battrace's own assumption document
+(:data:`ASSUMPTION_DOCUMENT`), with every number given. Those are the defaults battrace ships
+where no regulation gives a number (follow-up and collection periods), enforced so that their
+alerts are not silent, and superseded by an operator's own rule by id. Rule versions are chosen on
+the day the duty arose (the trigger event's date in China).
 
 Knowledge: every fact carries the instant the ledger recorded it; a finding is detected at the
 instant the violation could first be seen (a late report: when it arrived; an unmet deadline: when
@@ -107,9 +111,43 @@ def satisfies(step: str, actor: str, target: Trigger) -> bool:
     return target in triggers(step, actor) or (target is Trigger.RECYCLING and step == F.DISMANTLE)
 
 
+def moves_on(step: str, actor: str, target: Trigger, roles: frozenset[str]) -> bool:
+    """Whether a step of the enterprise that received the battery ends its follow-up duty: the
+    follow-up itself, shipping the battery on (the next holder's duty starts), or — for an
+    enterprise that is also a cascade user — re-coding it into a cascade product: a receipt does
+    not say in which capacity it was made, so the most lenient reading applies (as for deadlines).
+    """
+    if satisfies(step, actor, target) or step == F.SHIP:
+        return True
+    return step == F.RECODE and Actor.CASCADE_USER.value in roles
+
+
+#: The rulebook document key of battrace's own assumptions (cn-grading-and-follow-up.toml).
+ASSUMPTION_DOCUMENT = "battrace-assumption"
+
+
+def assumption(rule: Rule) -> bool:
+    """A default battrace ships where no regulation gives a number (cited to its own document)."""
+    return rule.source.document.key == ASSUMPTION_DOCUMENT
+
+
 def usable(rule: Rule | None) -> bool:
-    """A rule may raise findings: every number known and not UNCONFIRMED (docs/rules.md)."""
-    return rule is not None and rule.known and rule.confidence is not Confidence.UNCONFIRMED
+    """A rule may raise findings: every number known, and either not UNCONFIRMED or a declared
+    battrace assumption (docs/rules.md)."""
+    if rule is None or not rule.known:
+        return False
+    return rule.confidence is not Confidence.UNCONFIRMED or assumption(rule)
+
+
+def _duty(rule: Rule) -> tuple[RuleKind, Actor, Trigger, Trigger | None]:
+    return (rule.kind, rule.actor, rule.trigger, rule.follow_up_trigger)
+
+
+def without_displaced_assumptions(rules: Sequence[Rule]) -> list[Rule]:
+    """Drop each assumption that another usable rule for the same duty (kind, actor, trigger,
+    follow-up) replaces: an operator's own period, under any id, beats battrace's default."""
+    decided = {_duty(r) for r in rules if not assumption(r)}
+    return [r for r in rules if not assumption(r) or _duty(r) not in decided]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +207,9 @@ class Context:
         key = (kind, self.epoch(day))
         hit = self._kinds.get(key)
         if hit is None:
-            hit = [r for r in self.rules.list(kind=kind, as_of=day) if usable(r)]
+            hit = without_displaced_assumptions(
+                [r for r in self.rules.list(kind=kind, as_of=day) if usable(r)]
+            )
             hit.sort(key=lambda r: (r.valid_from, r.id), reverse=True)
             self._kinds[key] = hit
         return hit
@@ -377,13 +417,14 @@ def _follow_ups(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Findi
             if timing is None:
                 continue
             due, provisional = timing
+            roles = ctx.actors(f.reporter)
             sat = [
                 g
                 for g in facts
                 if g is not f
                 and g.reporter == f.reporter
                 and g.event_time >= f.event_time
-                and satisfies(g.step, rule.actor, target)
+                and moves_on(g.step, rule.actor, target, roles)
             ]
             outcome = _obligation(f, end_of_day(due), due, sat)
             if outcome is None:
