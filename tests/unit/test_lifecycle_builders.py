@@ -17,6 +17,13 @@ from battrace.domain.identities.uris import check_uri
 from battrace.domain.identities.uscc import make_uscc
 from battrace.domain.identities.vin import make_vin
 from battrace.domain.lifecycle import builders as b
+from battrace.domain.recycling.grading import (
+    PRETREAT,
+    default_grading_policy,
+    grade,
+    safety_checklist,
+)
+from battrace.services import recycling
 
 MAKER = make_uscc("350900", "58752778")
 OUTLET = make_uscc("320500", "41234567")
@@ -164,6 +171,45 @@ def test_inspection_sensor_reports() -> None:
     with pytest.raises(InvalidInput):
         b.inspect(
             PACK, capacity_ah=1, rated_ah=0, resistance_mohm=1, voltage_v=1, site=SITE, time=T
+        )
+
+
+def test_inspection_with_temperature_and_safety_checklist_is_gradable() -> None:
+    checks = safety_checklist("swelling")
+    raw = b.inspect(
+        PACK,
+        capacity_ah=120,
+        rated_ah=150,
+        resistance_mohm=85,
+        voltage_v=352,
+        temperature_c=25,
+        safety_checks=checks,
+        site=SITE,
+        time=T,
+    )
+    reports = raw["sensorElementList"][0]["sensorReport"]
+    assert reports[-1] == {"type": "Temperature", "value": 25, "uom": "CEL"}
+    assert raw["battrace:safetyChecks"] == {
+        "leakage": False,
+        "swelling": True,
+        "smoke_or_fire": False,
+        "shell_damage": False,
+    }
+    test = recycling.test_from_event(raw, {})
+    assert test.temperature_c == 25 and test.safety_checks == checks
+    assert grade(test, default_grading_policy()).grade == PRETREAT  # swollen: pre-treat first
+    with pytest.raises(InvalidInput, match="safety_failed"):
+        safety_checklist("leakage, wobbling")
+    with pytest.raises(InvalidInput, match="safety_checks"):
+        b.inspect(
+            PACK,
+            capacity_ah=1,
+            rated_ah=2,
+            resistance_mohm=1,
+            voltage_v=1,
+            safety_checks={"leakage": "no"},  # type: ignore[dict-item]
+            site=SITE,
+            time=T,
         )
 
 

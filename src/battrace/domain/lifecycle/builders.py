@@ -34,6 +34,10 @@ RATED_CAPACITY_AH = "ratedCapacityAh"
 RATED_ENERGY_KWH = "ratedEnergyKWh"
 MASS_KG = "massKg"
 NOMINAL_VOLTAGE_V = "nominalVoltageV"
+#: Extension of a commissioning event: the material it consumed (QuantityElements, kg), each with
+#: the party it was bought from under ``SUPPLIER``.
+INPUT_QUANTITIES = vocab.BATTRACE_PREFIX + ":inputQuantityList"
+SUPPLIER = vocab.BATTRACE_PREFIX + ":supplier"
 
 _P = vocab.BATTRACE_PREFIX + ":"
 # Kept as bizTransaction identifiers when the caller passes a bare document number.
@@ -163,18 +167,39 @@ def commission(
     site: str,
     time: datetime,
     attributes: Mapping[str, Any] | None = None,
+    inputs_kg: Mapping[str, float | tuple[float, str]] | None = None,
     offset: str = DEFAULT_OFFSET,
 ) -> Event:
     """Step 1: the battery maker serialises cells/modules/packs (ObjectEvent ADD commissioning).
 
     ``attributes`` (chemistry, ratedCapacityAh, ratedEnergyKWh, massKg, nominalVoltageV …) go
     into ``ilmd`` under the ``battrace:`` prefix: ilmd is the place for data fixed at production.
+    ``inputs_kg`` (optional) lists the material consumed: material name (``nickel_sulfate`` …)
+    or class URI -> kg, or -> (kg, supplier USCC or party URI); it becomes the extension
+    ``battrace:inputQuantityList`` (docs/epcis-mapping.md §1, recycled content).
     """
     body: Event = {"epcList": _batteries(codes)}
     ev = _event("ObjectEvent", time, offset, "ADD", body, "commissioning", site, "active")
     if attributes:
         ev["ilmd"] = _ilmd(attributes)
+    if inputs_kg:
+        ev[INPUT_QUANTITIES] = _input_quantities(inputs_kg)
     return ev
+
+
+def _input_quantities(inputs: Mapping[str, float | tuple[float, str]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name, value in inputs.items():
+        kg, supplier = value if isinstance(value, tuple) else (value, None)
+        item: dict[str, Any] = {
+            "epcClass": material_uri(name),
+            "quantity": round(float(kg), 3),
+            "uom": "KGM",
+        }
+        if supplier:
+            item[SUPPLIER] = party_uri(supplier)
+        out.append(item)
+    return out
 
 
 def assemble(
@@ -416,15 +441,24 @@ def inspect(
     time: datetime,
     soh_pct: float | None = None,
     disposition: str | None = None,
+    temperature_c: float | None = None,
+    safety_checks: Mapping[str, bool] | None = None,
     offset: str = DEFAULT_OFFSET,
 ) -> Event:
     """Step 9: residual-capacity inspection (ObjectEvent OBSERVE inspecting + sensor data).
 
     SoH is not a GS1 measurement type: it travels as ``Dimensionless`` with uom ``P1`` (percent);
-    by default it is measured / rated capacity. Resistance is reported in ohm (``OHM``).
+    by default it is measured / rated capacity. Resistance is reported in ohm (``OHM``). The test
+    temperature (``Temperature``, ``CEL``) and the GB/T 38698.1 Annex A safety checklist
+    (``battrace:safetyChecks``: item → true when the battery failed it) make the inspection
+    gradable (services.recycling, docs/recycling.md §6).
     """
     if rated_ah <= 0:
         raise InvalidInput("rated_ah", "must be positive")
+    if safety_checks is not None and not all(
+        isinstance(k, str) and k and isinstance(v, bool) for k, v in safety_checks.items()
+    ):
+        raise InvalidInput("safety_checks", "must map item names to true (failed) or false")
     soh = soh_pct if soh_pct is not None else capacity_ah / rated_ah * 100.0
     ev = _event(
         "ObjectEvent",
@@ -452,6 +486,11 @@ def inspect(
             ],
         }
     ]
+    if temperature_c is not None:
+        report = {"type": "Temperature", "value": round(temperature_c, 2), "uom": "CEL"}
+        ev["sensorElementList"][0]["sensorReport"].append(report)
+    if safety_checks is not None:
+        ev[_P + "safetyChecks"] = dict(safety_checks)
     return ev
 
 

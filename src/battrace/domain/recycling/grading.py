@@ -32,6 +32,7 @@ from battrace.domain.errors import InvalidInput
 __all__ = [
     "PRETREAT",
     "RECYCLE",
+    "SAFETY_ITEMS",
     "VEHICLE",
     "CascadeBand",
     "GradeResult",
@@ -40,12 +41,29 @@ __all__ = [
     "ResidualCapacityTest",
     "default_grading_policy",
     "grade",
+    "safety_checklist",
 ]
 
 VEHICLE = "vehicle"
 RECYCLE = "recycle"
 PRETREAT = "pretreat"
 _RESERVED = frozenset({VEHICLE, RECYCLE, PRETREAT})
+
+
+#: The GB/T 38698.1-2020 Annex A appearance items battrace's own forms and simulator ask (battrace's
+#: names; the standard's full checklist may hold more — any item name is accepted in a test).
+SAFETY_ITEMS: tuple[str, ...] = ("leakage", "swelling", "smoke_or_fire", "shell_damage")
+
+
+def safety_checklist(failed: str | None) -> dict[str, bool]:
+    """The checklist from a comma-separated list of failed items (empty: all passed)."""
+    names = [n.strip() for n in (failed or "").replace("，", ",").split(",") if n.strip()]
+    unknown = [n for n in names if n not in SAFETY_ITEMS]
+    if unknown:
+        raise InvalidInput(
+            "safety_failed", f"unknown item {unknown[0]!r}; items: {', '.join(SAFETY_ITEMS)}"
+        )
+    return {item: item in names for item in SAFETY_ITEMS}
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from battrace.domain.identities.uris import site_uri
 from battrace.domain.identities.uscc import validate_uscc
 from battrace.domain.identities.vin import validate_vin
 from battrace.domain.lifecycle import builders as b
+from battrace.domain.recycling.grading import safety_checklist
 from battrace.persistence.base import EnterpriseRow
 from battrace.services.capture import CaptureResult, Ledger
 from battrace.web.i18n import N_, Translator
@@ -324,6 +325,13 @@ STEPS: Final[tuple[Step, ...]] = (
             _c("resistance_mohm", "内阻(mΩ)", "Resistance (mΩ)", "number", True, "96"),
             _c("voltage_v", "电压(V)", "Voltage (V)", "number", True, "379.2"),
             _c("soh_pct", "健康度SOH(%)", "State of health (%)", "number"),
+            _c("temperature_c", "测试温度(°C)", "Test temperature (°C)", "number", False, "25"),
+            _c(
+                "safety_failed",
+                "安全检查不合格项(逗号分隔，空=全部合格)",
+                "Failed safety items (comma-separated, empty = all passed)",
+                "text",
+            ),
             TIME,
             SITE,
         ),
@@ -334,6 +342,12 @@ STEPS: Final[tuple[Step, ...]] = (
             resistance_mohm=float(r["resistance_mohm"]),
             voltage_v=float(r["voltage_v"]),
             soh_pct=None if r.get("soh_pct") in (None, "") else float(r["soh_pct"]),
+            temperature_c=None
+            if r.get("temperature_c") in (None, "")
+            else float(r["temperature_c"]),
+            safety_checks=None
+            if r.get("temperature_c") in (None, "") and not r.get("safety_failed")
+            else safety_checklist(r.get("safety_failed")),
             site=site,
             time=r["time"],
         ),
