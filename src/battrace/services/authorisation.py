@@ -140,6 +140,10 @@ def rule_for(event: Event) -> StepRule:
 
 
 def may_report(rule: StepRule, reporter: EnterpriseRow) -> bool:
+    """Whether the reporter's roles (and, for whitelisted steps, a qualification of the kind)
+    allow the step. The qualification's dates are deliberately not checked here: a recycling
+    outside the qualification's window is still a fact the ledger must record, and the
+    regulation engine judges it by the event's date (``unqualified-transfer``)."""
     if not rule.roles.intersection(reporter.roles):
         return False
     if rule.qualification is None:

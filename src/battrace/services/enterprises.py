@@ -8,9 +8,13 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
+from sqlalchemy import Connection, select, update
+
 from battrace.domain.errors import InvalidInput
 from battrace.domain.identities.divisions import province_by_code
 from battrace.domain.identities.uscc import validate_uscc
+from battrace.persistence import schema as t
 from battrace.persistence.base import EnterpriseRow, Store
 
 ROLES = (
@@ -52,10 +56,41 @@ def _split(value: Any) -> list[str]:
     raise InvalidInput("list", "must be a list of strings or a comma-separated string")
 
 
-def _qualifications(value: Any, field: str) -> list[dict[str, Any]]:
-    """Whitelist qualifications: dicts, or text ``kind:batch:YYYY-MM-DD`` separated by ``;``.
+def _qualification_extras(q: Mapping[str, Any], when: date, field: str) -> dict[str, Any]:
+    """The optional keys of a qualification: ``valid_to`` (last day it qualifies, inclusive),
+    ``capacity_t`` (registered treatment capacity, t/yr) and ``application`` (the whitelist
+    application it was announced from)."""
+    out: dict[str, Any] = {}
+    if q.get("valid_to") not in (None, ""):
+        try:
+            until = date.fromisoformat(str(q["valid_to"]))
+        except ValueError:
+            raise InvalidInput(
+                f"{field}.valid_to", f"{q['valid_to']!r} is not YYYY-MM-DD"
+            ) from None
+        if until < when:
+            raise InvalidInput(f"{field}.valid_to", f"{until} is before the date {when}")
+        out["valid_to"] = until.isoformat()
+    cap = q.get("capacity_t")
+    if cap is not None:
+        if isinstance(cap, bool) or not isinstance(cap, int | float) or not 0 <= cap < 1e9:
+            raise InvalidInput(f"{field}.capacity_t", "must be a number >= 0 (t/yr)")
+        out["capacity_t"] = float(cap)
+    app = q.get("application")
+    if app is not None:
+        if isinstance(app, bool) or not isinstance(app, int) or app < 1:
+            raise InvalidInput(f"{field}.application", "must be an application id")
+        out["application"] = app
+    return out
 
-    kind is cascade_use or recycling; batch is the announcement batch number (公告批次).
+
+def _qualifications(value: Any, field: str) -> list[dict[str, Any]]:
+    """Whitelist qualifications: dicts, or text ``kind:batch:YYYY-MM-DD[:valid_to]`` separated
+    by ``;``.
+
+    kind is cascade_use or recycling; batch is the announcement batch number (公告批次); the
+    date is the announcement date, from which the enterprise qualifies, until ``valid_to`` if
+    given. Dicts may also carry ``capacity_t`` and ``application``.
     """
     if not value:
         return []
@@ -66,9 +101,12 @@ def _qualifications(value: Any, field: str) -> list[dict[str, Any]]:
             if not part:
                 continue
             bits = part.split(":")
-            if len(bits) != 3:
-                raise InvalidInput(field, f"{part!r} is not kind:batch:YYYY-MM-DD")
-            items.append({"kind": bits[0], "batch": bits[1], "date": bits[2]})
+            if len(bits) not in (3, 4):
+                raise InvalidInput(field, f"{part!r} is not kind:batch:YYYY-MM-DD[:YYYY-MM-DD]")
+            item = {"kind": bits[0], "batch": bits[1], "date": bits[2]}
+            if len(bits) == 4:
+                item["valid_to"] = bits[3]
+            items.append(item)
     elif isinstance(value, list):
         items = value
     else:
@@ -86,8 +124,51 @@ def _qualifications(value: Any, field: str) -> list[dict[str, Any]]:
             ) from None
         if batch < 1:
             raise InvalidInput(field, f"batch {batch} must be 1 or more")
-        out.append({"kind": q["kind"], "batch": batch, "date": when.isoformat()})
+        extras = _qualification_extras(q, when, field)
+        out.append({"kind": q["kind"], "batch": batch, "date": when.isoformat(), **extras})
     return out
+
+
+def in_force(qualification: Mapping[str, Any], day: date) -> bool:
+    """Whether a qualification holds on ``day``: from its date to its valid_to (inclusive)."""
+    try:
+        start = qualification.get("date")
+        until = qualification.get("valid_to")
+        if start and date.fromisoformat(str(start)) > day:
+            return False
+        return not (until and date.fromisoformat(str(until)) < day)
+    except ValueError:
+        return False
+
+
+def qualifies(row: EnterpriseRow, kind: str, day: date) -> bool:
+    """Whether ``row`` holds a ``kind`` qualification on ``day``."""
+    return any(
+        isinstance(q, dict) and q.get("kind") == kind and in_force(q, day)
+        for q in row.qualifications
+    )
+
+
+def record_qualification(conn: Connection, uscc: str, qualification: Mapping[str, Any]) -> None:
+    """Record a whitelist qualification on a registered enterprise, inside the caller's
+    transaction. It replaces the enterprise's earlier qualification of the same kind (a new
+    announcement supersedes the old one, so capacities are not counted twice). The row's
+    ``created_at`` moves, which tells the regulation engine's registry cache to reload."""
+    row = conn.execute(
+        select(t.enterprises.c.qualifications).where(t.enterprises.c.uscc == uscc)
+    ).first()
+    if row is None:
+        raise InvalidInput("uscc", f"{uscc} is not a registered enterprise")
+    (new,) = _qualifications([dict(qualification)], "qualification")
+    kept = [q for q in orjson.loads(row.qualifications) if q.get("kind") != new["kind"]]
+    conn.execute(
+        update(t.enterprises)
+        .where(t.enterprises.c.uscc == uscc)
+        .values(
+            qualifications=orjson.dumps([*kept, new]).decode(),
+            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
+    )
 
 
 def build_enterprise(data: Mapping[str, Any], where: str = "") -> EnterpriseRow:
