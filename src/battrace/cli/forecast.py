@@ -23,11 +23,9 @@ from battrace.domain.forecast import (
     ELEMENTS,
     METRICS,
     Cohort,
-    Forecast,
     FutureSales,
     Parameters,
     SaleTiming,
-    Uncertainty,
     acceptance_band,
     capacity_match,
     closest_published,
@@ -35,8 +33,6 @@ from battrace.domain.forecast import (
     default_parameters,
     forecast,
     life_extension_default,
-    normalise_chemistry,
-    normalise_segment,
     packaged_cohorts,
     published_forecasts,
     uncertainty,
@@ -44,11 +40,15 @@ from battrace.domain.forecast import (
 from battrace.domain.identities.divisions import PROVINCES, Province, province_by_code
 from battrace.services.forecast_ledger import (
     LedgerCohorts,
+    RetirementQuery,
+    flat_columns,
+    flat_rows,
     ledger_capacity_match,
     ledger_cohorts,
     registered_capacity,
-    with_future,
+    retirements,
 )
+from battrace.services.stats import to_xlsx
 
 forecast_app = typer.Typer(
     name="forecast",
@@ -90,6 +90,9 @@ LifeExtensionOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 CsvOption = Annotated[
     Path | None, typer.Option("--csv", help="Also write the figures to this CSV file.")
+]
+XlsxOption = Annotated[
+    Path | None, typer.Option("--xlsx", help="Also write the figures to this XLSX workbook.")
 ]
 FromLedgerOption = Annotated[
     bool,
@@ -158,29 +161,20 @@ def _select(
     ]
 
 
-def _rows(result: Forecast, band: Uncertainty) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for totals in result.totals():
-        row = totals.to_dict()
-        row["band"] = {m: band.band(totals.year, m).to_dict() for m in METRICS}
-        rows.append(row)
-    return rows
-
-
-def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    fields = ["year", "packs", "gwh", "gwh_residual", "tonnes"]
-    fields += [f"{e}_t" for e in ELEMENTS]
-    fields += [f"{m}_{side}" for m in METRICS for side in ("low", "mid", "high")]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        for row in rows:
-            flat = {k: row[k] for k in ("year", "packs", "gwh", "gwh_residual", "tonnes")}
-            flat.update({f"{e}_t": row["recoverable_t"][e] for e in ELEMENTS})
-            for m in METRICS:
-                for side in ("low", "mid", "high"):
-                    flat[f"{m}_{side}"] = row["band"][m][side]
-            writer.writerow(flat)
+def _write_tables(rows: list[dict[str, Any]], csv_path: Path | None, xlsx: Path | None) -> None:
+    """The per-year figures as CSV and/or XLSX (same flat columns)."""
+    flat = flat_rows(rows)
+    cols = flat_columns(rows)
+    try:
+        if csv_path is not None:
+            with csv_path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=cols)
+                writer.writeheader()
+                writer.writerows(flat)
+        if xlsx is not None:
+            xlsx.write_bytes(to_xlsx({"retirements": flat}))
+    except OSError as exc:
+        raise _error(f"{exc.filename or csv_path or xlsx}: {exc.strerror or exc}") from None
 
 
 def _ledger() -> LedgerCohorts:
@@ -217,6 +211,7 @@ def run(
     life_extension: LifeExtensionOption = False,
     as_json: JsonOption = False,
     csv_path: CsvOption = None,
+    xlsx_path: XlsxOption = None,
     from_ledger: FromLedgerOption = False,
     chart: ChartOption = None,
     chart_metric: ChartMetricOption = "gwh",
@@ -226,35 +221,31 @@ def run(
     prov = _province(province)
     if chart_metric not in METRICS:
         raise _error(f"--chart-metric: one of {', '.join(METRICS)}")
-    ledger: LedgerCohorts | None = None
+    if from_ledger:
+        _ledger()  # a clear message when there is no ledger or it is empty
+    from battrace.cli.common import state
+
+    query = RetirementQuery(
+        start=start,
+        end=to,
+        source="ledger" if from_ledger else "scenario",
+        province=prov.code if prov else None,
+        chemistry=chemistry,
+        segment=segment,
+        draws=draws,
+        seed=seed,
+        growth=growth,
+        timing=timing,
+        life_extension=life_extension,
+    )
     try:
-        chem = normalise_chemistry(chemistry) if chemistry else None
-        seg = normalise_segment(segment) if segment else None
-        if from_ledger:
-            ledger = _ledger()
-            params = default_parameters().replace(
-                sale_timing=timing,
-                life_extension=life_extension_default() if life_extension else None,
-            )
-            future = FutureSales(growth)
-            cohorts = with_future(ledger, to, future)
-        else:
-            cohorts, params, future = _scenario(to, growth, timing, life_extension)
-        cohorts = _select(cohorts, prov.code if prov else None, chem, seg)
-        result = forecast(cohorts, params, start=start, end=to)
-        band = uncertainty(cohorts, params, start=start, end=to, draws=draws, seed=seed)
-    except InvalidInput as exc:
+        report = retirements(state.store if from_ledger else None, query)
+    except BattraceError as exc:
         raise _error(str(exc)) from None
-    rows = _rows(result, band)
-    observed = dict(ledger.observed_retired) if ledger and not (prov or chem or seg) else {}
-    for row in rows:
-        if ledger is not None:
-            row["observed_retired_packs"] = observed.get(row["year"])
-    if csv_path is not None:
-        try:
-            _csv(csv_path, rows)
-        except OSError as exc:
-            raise _error(f"{csv_path}: {exc.strerror or exc}") from None
+    rows, band, params, future = report.rows, report.band, report.params, report.future
+    ledger, observed = report.ledger, report.observed
+    chem, seg = report.scope["chemistry"], report.scope["segment"]
+    _write_tables(rows, csv_path, xlsx_path)
     where = prov.name_en if prov else "China (31 mainland provinces)"
     if chart is not None:
         years = [r["year"] for r in rows]
@@ -281,27 +272,7 @@ def run(
             write_chart(scene, chart)
         except OSError as exc:
             raise _error(f"{chart}: {exc.strerror or exc}") from None
-    scope: dict[str, Any] = {
-        "source": "ledger" if ledger else "packaged CAAM scenario",
-        "province": prov.code if prov else None,
-        "chemistry": chem,
-        "segment": seg,
-        "sales_after_data": future.name,
-        "sale_timing": str(timing),
-        "life_extension": life_extension,
-        "band": band.method,
-        "draws": band.draws,
-        "seed": band.seed,
-        "gwh": "nominal (gwh_residual = nominal x residual fraction)",
-        "recoverable_t": "content x collection x recovery (2024 whitelist minimums)",
-    }
-    if ledger is not None:
-        scope["ledger"] = {
-            "packs": ledger.packs,
-            "skipped": ledger.skipped,
-            "years": [ledger.first_year, ledger.last_year],
-            "last_event": ledger.last_event.isoformat() if ledger.last_event else None,
-        }
+    scope = {k: v for k, v in report.scope.items() if k not in ("from", "to", "by")}
     if as_json:
         typer.echo(json.dumps({"scope": scope, "years": rows}, ensure_ascii=False, indent=2))
         return

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -35,21 +35,30 @@ from sqlalchemy import Engine, and_, exists, func, select
 from battrace.domain.errors import InvalidInput
 from battrace.domain.forecast import (
     CHEMISTRIES,
+    ELEMENTS,
+    METRICS,
     CapacityReport,
     Cohort,
     CohortKind,
     Forecast,
     FutureSales,
     Parameters,
+    SaleTiming,
+    Uncertainty,
     capacity_match,
     default_parameters,
     forecast,
+    life_extension_default,
     normalise_chemistry,
     normalise_segment,
+    packaged_cohorts,
     split_ternary,
+    uncertainty,
 )
+from battrace.domain.identities.divisions import province_by_code
 from battrace.persistence import schema as t
 from battrace.persistence.base import Store
+from battrace.services.enterprises import in_force
 
 #: Packs without a segment attribute: this rated energy and above counts as a commercial pack.
 COMMERCIAL_KWH = 100.0
@@ -307,13 +316,18 @@ def ledger_forecast(
     return forecast(cohorts, params or default_parameters(), start=start, end=end), data, cohorts
 
 
-def registered_capacity(store: Store) -> dict[str, float]:
-    """Whitelisted recycling capacity per province (t/yr) from the enterprise registry."""
+def registered_capacity(store: Store, on: date | None = None) -> dict[str, float]:
+    """Whitelisted recycling capacity per province (t/yr) from the enterprise registry: the
+    qualifications in force ``on`` that day (default today; an expired or not yet announced
+    qualification has no capacity)."""
+    day = on or date.today()
     out: dict[str, float] = defaultdict(float)
     for ent in store.list_enterprises("recycler"):
         for q in ent.qualifications:
-            cap = q.get("capacity_t") if isinstance(q, dict) else None
-            if q.get("kind") == "recycling" and isinstance(cap, int | float) and cap > 0:
+            if not isinstance(q, dict) or q.get("kind") != "recycling" or not in_force(q, day):
+                continue
+            cap = q.get("capacity_t")
+            if isinstance(cap, int | float) and cap > 0:
                 out[ent.province] += float(cap)
     return dict(sorted(out.items()))
 
@@ -333,13 +347,210 @@ def ledger_capacity_match(
     return capacity_match(retired, caps), data
 
 
+# --------------------------------------------------------------------------------------------
+# Retirement tables: one computation for the CLI (`battrace forecast run`) and the HTTP API.
+
+SOURCES: tuple[str, ...] = ("scenario", "ledger")
+BREAKDOWNS: tuple[str, ...] = ("province", "chemistry", "segment")
+_TOTALS = ("year", "packs", "gwh", "gwh_residual", "tonnes")
+
+
+@dataclass(frozen=True)
+class RetirementQuery:
+    """What to forecast. ``province`` is a GB/T 2260 code (two or six digits); ``chemistry`` and
+    ``segment`` take the model's spellings (``normalise_chemistry``/``normalise_segment``);
+    ``draws`` 0 = min–max over the corners of the parameter ranges, else Monte Carlo p10–p90."""
+
+    start: int = 2020
+    end: int = 2040
+    source: str = "scenario"
+    province: str | None = None
+    chemistry: str | None = None
+    segment: str | None = None
+    draws: int = 0
+    seed: int = 0
+    growth: float = 0.0
+    timing: SaleTiming = SaleTiming.MID
+    life_extension: bool = False
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class RetirementReport:
+    """Per-year totals with their band (``rows``), optional per-key rows (``breakdown``) and what
+    was computed (``scope``)."""
+
+    rows: list[dict[str, Any]]
+    breakdown: list[dict[str, Any]]
+    scope: dict[str, Any]
+    params: Parameters
+    band: Uncertainty
+    future: FutureSales
+    ledger: LedgerCohorts | None
+    observed: dict[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scope": self.scope, "years": self.rows}
+        if self.scope.get("by"):
+            out["breakdown"] = self.breakdown
+        return out
+
+
+def _check_query(q: RetirementQuery) -> tuple[str | None, str | None, str | None]:
+    if q.source not in SOURCES:
+        raise InvalidInput("source", f"{q.source!r} is not one of {', '.join(SOURCES)}")
+    if q.by is not None and q.by not in BREAKDOWNS:
+        raise InvalidInput("by", f"{q.by!r} is not one of {', '.join(BREAKDOWNS)}")
+    province = None
+    if q.province is not None:
+        found = province_by_code(q.province.strip())
+        if found is None:
+            raise InvalidInput("province", f"{q.province!r} is not a GB/T 2260 province code")
+        province = found.code
+    chemistry = normalise_chemistry(q.chemistry) if q.chemistry else None
+    segment = normalise_segment(q.segment) if q.segment else None
+    return province, chemistry, segment
+
+
+def _year_rows(result: Forecast, band: Uncertainty) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for totals in result.totals():
+        row = totals.to_dict()
+        row["band"] = {m: band.band(totals.year, m).to_dict() for m in METRICS}
+        rows.append(row)
+    return rows
+
+
+def _breakdown(result: Forecast, by: str) -> list[dict[str, Any]]:
+    group = {
+        "province": result.by_province,
+        "chemistry": result.by_chemistry,
+        "segment": result.by_segment,
+    }[by]
+    out: list[dict[str, Any]] = []
+    for year in result.years:
+        for key, totals in group(year).items():
+            row = totals.to_dict()
+            out.append(
+                {"year": year, by: key, **{k: row[k] for k in _TOTALS[1:]}}
+                | {f"{e}_t": row["recoverable_t"][e] for e in ELEMENTS}
+            )
+    return out
+
+
+def retirements(store: Store | None, q: RetirementQuery) -> RetirementReport:
+    """Expected retirements per year ``q.start``..``q.end`` with a band: from the packaged CAAM
+    scenario, or (``source="ledger"``) from the ledger's installed packs plus a sales scenario
+    for the years after it. Raises :class:`InvalidInput` naming the field at fault."""
+    province, chemistry, segment = _check_query(q)
+    params = default_parameters().replace(
+        sale_timing=SaleTiming(q.timing),
+        life_extension=life_extension_default() if q.life_extension else None,
+    )
+    future = FutureSales(q.growth)
+    ledger: LedgerCohorts | None = None
+    if q.source == "ledger":
+        if store is None:
+            raise InvalidInput("source", "the ledger forecast needs a ledger")
+        ledger = ledger_cohorts(store)
+        if not ledger.cohorts:
+            raise InvalidInput("ledger", "holds no installed pack with chemistry and energy")
+        cohorts = with_future(ledger, q.end, future)
+    else:
+        if not 2000 <= q.end <= 2100:
+            raise InvalidInput("to", f"{q.end} is outside 2000..2100")
+        cohorts = packaged_cohorts(to_year=q.end, future=future, params=params)
+    cohorts = [
+        c
+        for c in cohorts
+        if (province is None or c.province == province)
+        and (chemistry is None or c.chemistry == chemistry)
+        and (segment is None or c.segment == segment)
+    ]
+    result = forecast(cohorts, params, start=q.start, end=q.end)
+    band = uncertainty(cohorts, params, start=q.start, end=q.end, draws=q.draws, seed=q.seed)
+    rows = _year_rows(result, band)
+    observed: dict[int, int] = {}
+    if ledger is not None:
+        if not (province or chemistry or segment):
+            observed = dict(ledger.observed_retired)
+        for row in rows:
+            row["observed_retired_packs"] = observed.get(row["year"])
+    scope: dict[str, Any] = {
+        "source": "ledger" if ledger else "packaged CAAM scenario",
+        "from": q.start,
+        "to": q.end,
+        "province": province,
+        "chemistry": chemistry,
+        "segment": segment,
+        "by": q.by,
+        "sales_after_data": future.name,
+        "sale_timing": str(params.sale_timing),
+        "life_extension": q.life_extension,
+        "band": band.method,
+        "draws": band.draws,
+        "seed": band.seed,
+        "gwh": "nominal (gwh_residual = nominal x residual fraction)",
+        "recoverable_t": "content x collection x recovery (2024 whitelist minimums)",
+    }
+    if ledger is not None:
+        scope["ledger"] = {
+            "packs": ledger.packs,
+            "skipped": ledger.skipped,
+            "years": [ledger.first_year, ledger.last_year],
+            "last_event": ledger.last_event.isoformat() if ledger.last_event else None,
+        }
+    return RetirementReport(
+        rows=rows,
+        breakdown=_breakdown(result, q.by) if q.by else [],
+        scope=scope,
+        params=params,
+        band=band,
+        future=future,
+        ledger=ledger,
+        observed=observed,
+    )
+
+
+def flat_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-year rows as flat columns (CSV and XLSX): totals, ``{element}_t``, and
+    ``{metric}_{low,mid,high}`` of the band (plus ``observed_retired_packs`` from a ledger)."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        flat = {k: row[k] for k in _TOTALS}
+        flat.update({f"{e}_t": row["recoverable_t"][e] for e in ELEMENTS})
+        for m in METRICS:
+            for side in ("low", "mid", "high"):
+                flat[f"{m}_{side}"] = row["band"][m][side]
+        if "observed_retired_packs" in row:
+            flat["observed_retired_packs"] = row["observed_retired_packs"]
+        out.append(flat)
+    return out
+
+
+def flat_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Column order of :func:`flat_rows` (also for an empty table)."""
+    cols = [*_TOTALS, *(f"{e}_t" for e in ELEMENTS)]
+    cols += [f"{m}_{side}" for m in METRICS for side in ("low", "mid", "high")]
+    if rows and "observed_retired_packs" in rows[0]:
+        cols.append("observed_retired_packs")
+    return cols
+
+
 __all__ = [
+    "BREAKDOWNS",
     "CHEMISTRIES",
     "COMMERCIAL_KWH",
+    "SOURCES",
     "LedgerCohorts",
+    "RetirementQuery",
+    "RetirementReport",
+    "flat_columns",
+    "flat_rows",
     "ledger_capacity_match",
     "ledger_cohorts",
     "ledger_forecast",
     "registered_capacity",
+    "retirements",
     "with_future",
 ]
