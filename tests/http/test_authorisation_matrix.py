@@ -143,6 +143,11 @@ def test_collections_list_only_what_the_key_took_part_in(world: Api, who: str) -
         f"/api/vehicles/{sc.VIN}",
         "/api/enterprises",
         f"/api/enterprises/{sc.MAKER}",
+        "/queries",
+        "/queries/pack",
+        "/queries/pack/events",
+        "/queries/pack/subscriptions",
+        "/queries/pack/subscriptions/0c8c6a8e-0000-4000-8000-000000000000",
     ],
 )
 def test_nothing_without_a_key(world: Api, path: str) -> None:
@@ -152,6 +157,47 @@ def test_nothing_without_a_key(world: Api, path: str) -> None:
         assert r.headers["content-type"] == "application/problem+json"
         assert r.headers["www-authenticate"].startswith("Bearer")
     assert world.client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_named_queries_run_in_the_callers_scope_and_namespace(world: Api, who: str) -> None:
+    """Every key may keep named queries; each runs in its own read scope, and one enterprise's
+    queries and subscriptions do not exist for another (404, never 403: names are private)."""
+    own = world.headers(who)
+    name = f"pack-{who}"
+    r = world.client.post(
+        "/queries", json={"name": name, "query": {"MATCH_anyEPC": [PACK_URI]}}, headers=own
+    )
+    assert r.status_code == 201, r.text
+    try:
+        r = world.get(f"/queries/{name}/events", who, params={"perPage": 100})
+        assert r.status_code == 200
+        assert _labels(world, _ids(r.json())) == cast.PACK_VISIBLE[who]
+        sub = {"dest": "https://example.com/hook", "stream": True}
+        r = world.client.post(f"/queries/{name}/subscriptions", json=sub, headers=own)
+        assert r.status_code == 201, r.text
+        location = r.headers["location"]
+        for other in (
+            sc.MAKER if who != sc.MAKER else sc.DEALER,
+            cast.NATIONAL if who != cast.NATIONAL else cast.JIANGSU,
+        ):
+            theirs = world.headers(other)
+            assert name not in {q["name"] for q in world.get("/queries", other).json()}
+            for method, path in (
+                ("GET", f"/queries/{name}"),
+                ("GET", f"/queries/{name}/events"),
+                ("GET", f"/queries/{name}/subscriptions"),
+                ("POST", f"/queries/{name}/subscriptions"),
+                ("GET", location),
+                ("DELETE", location),
+                ("DELETE", f"/queries/{name}"),
+            ):
+                body = sub if method == "POST" else None
+                r = world.client.request(method, path, json=body, headers=theirs)
+                assert r.status_code == 404, (other, method, path)
+        assert world.get(location, who).status_code == 200
+    finally:
+        assert world.client.delete(f"/queries/{name}", headers=own).status_code == 204
 
 
 # -- writing: fresh ledgers (both backends) -----------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.http.conftest import Api
 
 LEDGER = ("/capture", "/events", "/epcs", "/eventTypes", "/bizSteps", "/bizLocations")
-LEDGER += ("/readPoints", "/dispositions", "/api/")
+LEDGER += ("/readPoints", "/dispositions", "/queries", "/api/")
 
 
 def test_openapi_is_truthful_about_keys_and_errors(sqlite_api: Api) -> None:

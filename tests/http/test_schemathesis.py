@@ -42,7 +42,7 @@ KEY = _setup()
 # The HTTP interface of this module; the web pages and the passport test their own routes.
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP).include(
     path_regex=r"^/(health|capture|events|epcs|eventTypes|bizSteps|bizLocations|readPoints"
-    r"|dispositions|api/)"
+    r"|dispositions|queries|api/)"
 )
 
 CHECKS = [

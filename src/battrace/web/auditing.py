@@ -21,6 +21,7 @@ EPCIS_PREFIXES = (
     "/bizLocations",
     "/readPoints",
     "/dispositions",
+    "/queries",
 )
 AUDITED_PREFIXES = (*EPCIS_PREFIXES, "/api/")
 _OUTCOMES = {401: "unauthenticated", 403: "denied", 404: "not_found", 429: "rate_limited"}
