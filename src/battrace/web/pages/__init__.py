@@ -46,9 +46,17 @@ def favicon() -> Response:
 
 
 def _include() -> None:
-    from battrace.web.pages import account, enterprise, public, regulator
+    from battrace.web.pages import (
+        account,
+        alerts,
+        enterprise,
+        obligations,
+        public,
+        regulator,
+        responsibility,
+    )
 
-    for module in (public, account, enterprise, regulator):
+    for module in (public, account, enterprise, regulator, alerts, obligations, responsibility):
         router.include_router(module.router)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, select
 from battrace.domain.errors import InvalidInput
 from battrace.persistence.schema import objects
 from battrace.services.capture import Ledger
+from battrace.services.ledgers import ledger_for
 from battrace.web.pages import upload, vocab
 from battrace.web.pages.access import Denied, lookup_code, scoped_trace
 from battrace.web.pages.context import (
@@ -206,9 +207,7 @@ async def upload_file(request: Request, page: PageDep, key: str) -> Response:
         raise PageError(403, page.t._("Access denied"))
     filename = unquote(request.headers.get("x-filename", ""))[:200]
     try:
-        report = upload.capture_file(
-            Ledger(page.store, page.settings), bytes(data), step, enterprise, page.t
-        )
+        report = upload.capture_file(_ledger(request, page), bytes(data), step, enterprise, page.t)
     except upload.FileRejected as exc:
         return render(
             page,
@@ -243,6 +242,13 @@ def _keys(
         keys.list_keys(page.store, user.organisation), key=lambda k: k.created_at, reverse=True
     )
     return render(page, "keys.html", status=status, keys=rows, new_key=new_key, error=error)
+
+
+def _ledger(request: Request, page: Page) -> Ledger:
+    """The app's ledger (the regulation engine and the read-scope index attached), so an upload
+    is judged and visible like any other capture; a bare app gets one of its own."""
+    rt = getattr(request.app.state, "runtime", None)
+    return rt.ledger if rt is not None else ledger_for(page.store, page.settings)
 
 
 @router.get("/my/keys")
