@@ -20,7 +20,8 @@ from battrace.domain.errors import InvalidInput
 from battrace.persistence.base import EnterpriseRow
 from battrace.services import checkpoint as checkpoints
 from battrace.services import enterprises as registry
-from battrace.services.capture import CaptureResult, Ledger
+from battrace.services.capture import CaptureResult
+from battrace.services.ledgers import ledger_for
 from battrace.services.trace import trace as trace_battery
 from battrace.services.verify import verify as verify_ledger
 
@@ -177,7 +178,7 @@ def capture(
     as_enterprise: Annotated[str, typer.Option("--as", help="USCC of the reporting enterprise")],
 ) -> None:
     """Capture events; exit 1 when anything was rejected."""
-    ledger = Ledger(state.store, state.settings)
+    ledger = ledger_for(state.store, state.settings)  # with the regulation engine
     rejected = False
     captured_total = 0
     for path in files:
@@ -373,6 +374,22 @@ def _register_subcommands() -> None:
     app.add_typer(
         forecast_app, name="forecast", help="Retirement and recoverable-material forecasts."
     )
+    from battrace.cli.alerts import alerts_app, report_app
+    from battrace.cli.simulate import simulate_app
+
+    app.add_typer(alerts_app, name="alerts")
+    app.add_typer(report_app, name="report")
+    app.add_typer(simulate_app, name="simulate")
+    from battrace.cli.recycled_content import recycled_content
+
+    app.command("recycled-content")(recycled_content)
+    from battrace.cli.whitelist import pilot_app, whitelist_app
+
+    app.add_typer(whitelist_app, name="whitelist")
+    app.add_typer(pilot_app, name="pilot")
+    from battrace.cli.recycling import register as register_recycling
+
+    register_recycling(app)  # grade, recovery, rank
 
 
 _register_subcommands()

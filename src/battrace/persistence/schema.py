@@ -153,8 +153,18 @@ checkpoints = Table(
 from battrace.persistence import (  # noqa: E402
     schema_api,
     schema_passport,
+    schema_queries,
     schema_supervision,
     schema_web,
+    schema_whitelist,
 )
 
-__all__ = ["metadata", "schema_api", "schema_passport", "schema_supervision", "schema_web"]
+__all__ = [
+    "metadata",
+    "schema_api",
+    "schema_passport",
+    "schema_queries",
+    "schema_supervision",
+    "schema_web",
+    "schema_whitelist",
+]

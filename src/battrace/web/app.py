@@ -18,7 +18,7 @@ from battrace.config import Settings
 from battrace.persistence import open_store
 from battrace.persistence.base import StorageError, Store
 from battrace.services.audit import AuditLog
-from battrace.services.capture import Ledger
+from battrace.services.ledgers import ledger_for
 from battrace.services.query import ScopeIndexer, refresh_index
 from battrace.web import problems
 from battrace.web.auditing import AuditMiddleware
@@ -59,7 +59,7 @@ def create_app(
         store=store,
         settings=settings,
         api=api,
-        ledger=Ledger(store, settings, observers=[ScopeIndexer(), JobRecorder()]),
+        ledger=ledger_for(store, settings, extra_observers=[ScopeIndexer(), JobRecorder()]),
         audit=audit,
         limiter=limiter or RateLimiter(api.rate_limit, api.rate_burst),
     )
@@ -74,9 +74,13 @@ def create_app(
                 log.info("read-scope index: %d events indexed", indexed)
         except StorageError as exc:
             log.error("read-scope index not refreshed: %s", exc)
+        from battrace.web.queries import start_deliverer
+
+        deliverer = start_deliverer(rt)  # webhook subscriptions (services/subscriptions.py)
         try:
             yield
         finally:
+            deliverer.stop()
             audit.close()
 
     app = FastAPI(
@@ -135,6 +139,23 @@ def create_app(
     app.include_router(domain_api.router)
     app.include_router(passport.router)
     app.include_router(pages.router)
+    from battrace.web import forecast
+    from battrace.web.pages import forecast as forecast_page
+
+    app.include_router(forecast.router)
+    app.include_router(forecast_page.router, include_in_schema=False)
+    from battrace.web import supervision
+
+    app.include_router(supervision.router)
+    from battrace.web import whitelist
+
+    app.include_router(whitelist.router)
+    from battrace.web import recycling
+
+    app.include_router(recycling.router)
+    from battrace.web import queries
+
+    app.include_router(queries.router)
     _truthful_openapi(app)
     return app
 
