@@ -94,11 +94,13 @@ def test_whitelist_workflow_over_http(api: Api) -> None:
     assert {b["batch"] for b in api.client.get("/whitelist").json()} == {1, 6}
     # The same address is the public page for a browser, in the visitor's language.
     browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    page = api.client.get("/whitelist?batch=6", headers=browser, cookies={"battrace_lang": "zh"})
+    api.client.cookies.set("battrace_lang", "zh")
+    page = api.client.get("/whitelist?batch=6", headers=browser)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "白名单" in page.text and "第 6 批" in page.text and sc.CASCADE in page.text
     assert public.headers["vary"] == "Accept"
-    english = api.client.get("/whitelist", headers=browser, cookies={"battrace_lang": "en"})
+    api.client.cookies.set("battrace_lang", "en")
+    english = api.client.get("/whitelist", headers=browser)
     assert "Batch 1" in english.text and "Batch 6" in english.text
     listed = api.get("/api/whitelist/applications", cast.GUANGDONG).json()
     assert listed == []

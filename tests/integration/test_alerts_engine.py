@@ -79,7 +79,7 @@ def test_engine_finds_exactly_the_injected_violations(store: Store, tmp_path: Pa
     found = Counter((a.kind, a.subject) for a in world.alerts(NOW))
     expected = Counter(data.truth_list)
     assert found == expected
-    assert sum(expected.values()) == 16
+    assert sum(expected.values()) == 18
 
 
 def test_incremental_and_full_reevaluation_agree(store: Store, tmp_path: Path) -> None:
@@ -279,7 +279,8 @@ def test_alerts_are_scoped_by_jurisdiction(world: World) -> None:
         return {a.kind for a in engine.list_alerts(store, scope, now=moment)}
 
     everything = seen(engine.Scope.everything())
-    assert len(everything) == 8
+    assert len(everything) == 9
+    assert "mass-balance" in seen(engine.Scope(enterprise=RECYCLER))  # the recycler's own
     # Jiangsu (32): the dismantler and the outlets there.
     jiangsu = engine.list_alerts(store, engine.Scope(province="32"), now=moment)
     assert jiangsu and {a.province for a in jiangsu} == {"32"}

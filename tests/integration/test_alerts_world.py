@@ -227,6 +227,7 @@ KINDS = (
     "retired-not-collected",
     "unreported-source",
     "code-not-registered",
+    "mass-balance",
 )
 BURST = 20  # packs collected together to push a collection outlet over 5 t (20 × 300 kg)
 PACK_KG = 300.0
@@ -326,7 +327,9 @@ def generate(packs: int, rate: float, seed: int) -> Generated:
         )
         return t2
 
-    def to_recycler(codes: list[str], t: datetime, outlet: str) -> None:
+    def to_recycler(
+        codes: list[str], t: datetime, outlet: str, material: str = "black_mass", kg: float = 100.0
+    ) -> None:
         t1 = t + timedelta(days=5)
         emit(
             t1, outlet, b.ship(codes, sender=outlet, receiver=RECYCLER, site=site(outlet), time=t1)
@@ -337,7 +340,7 @@ def generate(packs: int, rate: float, seed: int) -> Generated:
         emit(
             t3,
             RECYCLER,
-            b.recycle(codes, {"black_mass": 100.0 * len(codes)}, site=site(RECYCLER), time=t3),
+            b.recycle(codes, {material: kg * len(codes)}, site=site(RECYCLER), time=t3),
         )
 
     def day() -> date:
@@ -418,6 +421,14 @@ def generate(packs: int, rate: float, seed: int) -> Generated:
         t2 = t + timedelta(days=3)
         emit(t2, RECYCLER, b.recycle([code], {"black_mass": 90.0}, site=site(RECYCLER), time=t2))
         truth.append(("code-not-registered", code))
+
+        # mass-balance: the recycler reports 200 kg of copper out of a 300 kg LFP pack, far more
+        # copper than such a pack holds; the alert is the recycler's (the event has no battery).
+        d = day()
+        code, v = make_pack(d)
+        t = to_outlet(code, scrap_and_remove(code, v, d), BIG_OUTLET)
+        to_recycler([code], t, BIG_OUTLET, material="copper", kg=200.0)
+        truth.append(("mass-balance", RECYCLER))
 
     # outlet-over-capacity: bursts of 20 packs collected by the small outlet on one day (6 t > 5 t),
     # shipped on together a week later; bursts are a month apart so they never overlap.
