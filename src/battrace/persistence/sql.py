@@ -1,7 +1,8 @@
 """The ledger on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
 
-Backend differences (engine options, how a writer takes the lock, upsert syntax) live in
-:mod:`battrace.persistence.sqlite` and :mod:`battrace.persistence.postgres`.
+Backend differences (engine options, how a writer takes the lock, how the capture's bulk rows are
+written and looked up) live in :mod:`battrace.persistence.sqlite` and
+:mod:`battrace.persistence.postgres`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.sql.elements import ColumnElement
 
 from battrace.domain.errors import InvalidInput
 from battrace.persistence import schema as t
@@ -121,10 +123,8 @@ class SqlWriteTxn(WriteTxn):
     def existing_event_ids(self, ids: Collection[str], *, declarations: bool) -> set[str]:
         found: set[str] = set()
         flag = 1 if declarations else 0
-        for part in _chunks(ids):
-            q = select(t.events.c.event_id).where(
-                t.events.c.event_id.in_(part), t.events.c.is_declaration == flag
-            )
+        for among in self.store.among(t.events.c.event_id, ids):
+            q = select(t.events.c.event_id).where(among, t.events.c.is_declaration == flag)
             found.update(self.conn.execute(q).scalars())
         return found
 
@@ -178,14 +178,16 @@ class SqlWriteTxn(WriteTxn):
                         ev.body,
                     )
                 )
-                epc_rows.extend({(epc, seq, role) for epc, role in ev.epcs})
+                pairs = ev.epcs
+                if len(pairs) > 1 and len(set(pairs)) != len(pairs):
+                    pairs = list(dict.fromkeys(pairs))  # an identifier named twice in one role
+                epc_rows += [(epc, seq, role) for epc, role in pairs]
+
             # The hot path of bulk capture: plain DB-API executemany with tuples, skipping
             # SQLAlchemy's per-row parameter processing (measured: about a third of insert time).
-            conn.exec_driver_sql(self.store.insert_sql("events", _EVENT_INSERT_COLUMNS), rows)
+            self.store.insert_rows(conn, "events", _EVENT_INSERT_COLUMNS, rows)
             if epc_rows:
-                conn.exec_driver_sql(
-                    self.store.insert_sql("event_epcs", ("epc", "event_seq", "role")), epc_rows
-                )
+                self.store.insert_rows(conn, "event_epcs", ("epc", "event_seq", "role"), epc_rows)
         new_head = Head(capture_seq, capture.head, head.event_count + len(events))
         self.store.write_head(conn, new_head)
         self._head = new_head
@@ -193,9 +195,9 @@ class SqlWriteTxn(WriteTxn):
 
     def load_views(self, epcs: Collection[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        for part in _chunks(epcs):
-            q = select(t.objects.c.epc, t.objects.c.view).where(t.objects.c.epc.in_(part))
-            out.update((r.epc, r.view) for r in self.conn.execute(q))
+        for among in self.store.among(t.objects.c.epc, epcs):
+            q = select(t.objects.c.epc, t.objects.c.view).where(among)
+            out.update((epc, view) for epc, view in self.conn.execute(q))
         return out
 
     def events_of(self, epcs: Collection[str]) -> list[tuple[str, str, EventRow]]:
@@ -215,7 +217,7 @@ class SqlWriteTxn(WriteTxn):
 
     def upsert_views(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
-            self.conn.exec_driver_sql(self.store.upsert_objects_sql(), list(rows))
+            self.store.upsert_objects(self.conn, list(rows))
 
     def replace_inconsistencies(
         self, epcs: Collection[str], rows: Sequence[InconsistencyRow]
@@ -291,6 +293,22 @@ class SqlStore(Store):
     def insert_sql(self, table: str, columns: Sequence[str]) -> str:
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+    def insert_rows(
+        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Bulk insert of the capture's hot path (driver-level ``executemany`` with tuples)."""
+        conn.exec_driver_sql(self.insert_sql(table, columns), rows)
+
+    def upsert_objects(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert or replace ``objects`` rows (columns :data:`OBJECT_COLUMNS`), epcs distinct."""
+        conn.exec_driver_sql(self.upsert_objects_sql(), rows)
+
+    def among(self, column: ColumnElement[Any], values: Collection[Any]) -> Iterator[Any]:
+        """Conditions ``column IN values``, one per statement to run (SQLite: chunks of
+        :data:`CHUNK`, under its limit of host parameters)."""
+        for part in _chunks(values):
+            yield column.in_(part)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _run(self, fn: Callable[[Connection], T]) -> T:

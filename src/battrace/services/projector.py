@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 import orjson
 
@@ -21,6 +22,28 @@ from battrace.persistence.base import EventRow, InconsistencyRow, WriteTxn
 
 # Stored events were checked against the clock when captured; a replay must not re-judge them.
 _FOREVER = timedelta(days=365_000)
+
+
+_TIME_TEXT: dict[datetime, str] = {}
+
+
+def time_text(moment: datetime) -> str:
+    """The fixed-width UTC text of an aware datetime (``2025-03-01T08:00:00.000000Z``).
+
+    Memoised: a bulk capture formats the same event times over and over (an event that names
+    100 cells gives each of their views that time).
+    """
+    text = _TIME_TEXT.get(moment)
+    if text is None:
+        if len(_TIME_TEXT) >= 100_000:
+            _TIME_TEXT.clear()
+        utc = moment.astimezone(UTC)
+        if utc.year >= 1000:  # isoformat is several times cheaper than strftime
+            text = utc.isoformat(timespec="microseconds")[:-6] + "Z"
+        else:  # strftime does not zero-pad such years: keep its text
+            text = utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        _TIME_TEXT[moment] = text
+    return text
 
 
 def view_row(view: ObjectView) -> tuple[object, ...]:
@@ -33,8 +56,9 @@ def view_row(view: ObjectView) -> tuple[object, ...]:
         view.holder,
         view.location,
         view.parent,
-        None if last is None else last.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        orjson.dumps(view.to_row()).decode(),
+        None if last is None else time_text(last),
+        # orjson serialises the slotted dataclass field by field, exactly like to_row().
+        orjson.dumps(view).decode(),
     )
 
 
@@ -51,8 +75,8 @@ class Projector:
         self.detected_at = detected_at
 
     def apply(self, events: Sequence[Event]) -> None:
-        ordered = sorted(enumerate(events), key=lambda p: (p[1].event_time, p[0]))
-        affected = {epc for _, ev in ordered for epc, _ in ev.epcs_with_roles()}
+        ordered = sorted(events, key=attrgetter("event_time"))  # stable: arrival order on ties
+        affected = {epc for ev in ordered for epc, _ in ev.epcs_with_roles()}
         if not affected:
             return
         views = {
@@ -61,22 +85,32 @@ class Projector:
         }
         to_replay: set[str] = set()
         found: list[InconsistencyRow] = []
-        for _, ev in ordered:
+        get_view = views.get
+        for ev in ordered:
             pairs = ev.epcs_with_roles()
             if ev.error_declaration is not None:
                 to_replay.update(epc for epc, _ in pairs)
                 continue
+            event_time = ev.event_time
             for epc, role in pairs:
-                if epc in to_replay:
-                    continue
-                view = views.get(epc)
+                view = get_view(epc)
                 if view is None:
+                    if to_replay and epc in to_replay:
+                        continue
                     view = views[epc] = new_view(epc)
-                elif view.last_event_time is not None and ev.event_time < view.last_event_time:
-                    to_replay.add(epc)
-                    continue
-                for reason in apply(view, ev, role):
-                    found.append(InconsistencyRow(epc, ev.event_id, reason, self.detected_at))
+                else:
+                    if to_replay and epc in to_replay:
+                        continue
+                    last = view.last_event_time
+                    if last is not None and event_time < last:
+                        to_replay.add(epc)
+                        continue
+                reasons = apply(view, ev, role)
+                if reasons:
+                    found.extend(
+                        InconsistencyRow(epc, ev.event_id, reason, self.detected_at)
+                        for reason in reasons
+                    )
         if to_replay:
             replayed = self._replay(to_replay)
             views.update(replayed[0])

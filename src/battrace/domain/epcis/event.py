@@ -73,19 +73,27 @@ class Event:
     error_declaration: Mapping[str, Any] | None = None
     event_id: str = ""  # the Event Hash ID, filled in by the capture service
     extra: dict[str, Any] = field(default_factory=dict)
+    _roles: tuple[tuple[str, str], ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def epcs_with_roles(self) -> list[tuple[str, str]]:
         """Every instance-level identifier the event names, with its role.
 
-        Roles: ``epc`` (epcList), ``parent``, ``child``, ``input``, ``output``.
+        Roles: ``epc`` (epcList), ``parent``, ``child``, ``input``, ``output``. (Computed once:
+        capture, authorisation, projection and alerts all ask; the identifier lists are fixed
+        once the event is parsed.)
         """
-        out = [(e, "epc") for e in self.epc_list]
-        if self.parent_id:
-            out.append((self.parent_id, "parent"))
-        out.extend((e, "child") for e in self.child_epcs)
-        out.extend((e, "input") for e in self.input_epcs)
-        out.extend((e, "output") for e in self.output_epcs)
-        return out
+        roles = self._roles
+        if roles is None:
+            out = [(e, "epc") for e in self.epc_list]
+            if self.parent_id:
+                out.append((self.parent_id, "parent"))
+            out.extend((e, "child") for e in self.child_epcs)
+            out.extend((e, "input") for e in self.input_epcs)
+            out.extend((e, "output") for e in self.output_epcs)
+            roles = self._roles = tuple(out)
+        return list(roles)
 
     @property
     def source_owner(self) -> str | None:
@@ -155,14 +163,36 @@ def _str(obj: Mapping[str, Any], key: str, path: str, *, required: bool = False)
     return value.strip()
 
 
+# URIs that passed _uri() unchanged, per check: the verdict on an identifier does not depend on
+# where it occurs, and the same batteries, sites and parties recur in event after event, so a
+# bulk capture validates each one once. Bounded; only exact, already-stripped strings go in.
+_ACCEPTED: dict[UriCheck, set[str]] = {}
+_ACCEPTED_MAX = 200_000
+
+
+def _accepted(check: UriCheck) -> set[str]:
+    found = _ACCEPTED.get(check)
+    if found is None:
+        if len(_ACCEPTED) >= 16:
+            _ACCEPTED.clear()
+        found = _ACCEPTED[check] = set()
+    elif len(found) >= _ACCEPTED_MAX:
+        found.clear()
+    return found
+
+
 def _uri(value: object, path: str, check: UriCheck) -> str:
+    if type(value) is str and value in _accepted(check):
+        return value
     if not isinstance(value, str):
         raise EventError(path, "must be a URI string")
-    value = value.strip()
-    if not _URI.match(value):
-        raise EventError(path, f"{value[:80]!r} is not a URI")
-    check(value, path)
-    return value
+    text = value.strip()
+    if not _URI.match(text):
+        raise EventError(path, f"{text[:80]!r} is not a URI")
+    check(text, path)
+    if text == value:
+        _accepted(check).add(text)
+    return text
 
 
 def _uri_list(obj: Mapping[str, Any], key: str, path: str, check: UriCheck) -> tuple[str, ...]:
@@ -171,7 +201,19 @@ def _uri_list(obj: Mapping[str, Any], key: str, path: str, check: UriCheck) -> t
         return ()
     if not isinstance(value, list):
         raise EventError(f"{path}.{key}", "must be a list of URIs")
-    return tuple(_uri(v, f"{path}.{key}[{i}]", check) for i, v in enumerate(value))
+    accepted = _accepted(check)
+    try:
+        if accepted.issuperset(value):
+            return tuple(value)
+    except TypeError:  # an unhashable item: the item-by-item path names it
+        pass
+    out: list[str] = []
+    for i, v in enumerate(value):
+        if type(v) is str and v in accepted:
+            out.append(v)
+        else:
+            out.append(_uri(v, f"{path}.{key}[{i}]", check))
+    return tuple(out)
 
 
 def _quantities(obj: Mapping[str, Any], key: str, path: str) -> tuple[Quantity, ...]:
@@ -207,14 +249,21 @@ def _parties(obj: Mapping[str, Any], key: str, path: str, check: UriCheck) -> tu
     inner = {"sourceList": "source", "destinationList": "destination"}.get(key, "bizTransaction")
     kind = "btt" if inner == "bizTransaction" else "sdt"
     out = []
+    item_check = check if inner != "bizTransaction" else _no_check
+    accepted = _accepted(item_check)
     for i, item in enumerate(value):
-        p = f"{path}.{key}[{i}]"
         if not isinstance(item, dict):
-            raise EventError(p, "must be an object")
-        ident = _uri(
-            item.get(inner), f"{p}.{inner}", check if inner != "bizTransaction" else _no_check
-        )
+            raise EventError(f"{path}.{key}[{i}]", "must be an object")
+        ident = item.get(inner)
+        if type(ident) is not str or ident not in accepted:
+            ident = _uri(ident, f"{path}.{key}[{i}].{inner}", item_check)
         typ = item.get("type")
+        if typ is not None and typ.__class__ is str:
+            known = _PARTY_TYPES.get((kind, typ))
+            if known is not None:
+                out.append(Party(known, ident))
+                continue
+        p = f"{path}.{key}[{i}]"
         if typ is None and inner != "bizTransaction":
             raise EventError(
                 f"{p}.type", "is required (owning_party, possessing_party or location)"
@@ -222,15 +271,36 @@ def _parties(obj: Mapping[str, Any], key: str, path: str, check: UriCheck) -> tu
         if typ is not None:
             if not isinstance(typ, str):
                 raise EventError(f"{p}.type", "must be a string")
+            given = typ
             typ = vocab.short_cbv(kind, typ)
             allowed = vocab.BIZ_TRANSACTION_TYPES if kind == "btt" else vocab.SOURCE_DEST_TYPES
             if typ not in allowed and ":" not in typ:
                 raise EventError(f"{p}.type", f"{typ!r} is not a CBV type")
+            if len(_PARTY_TYPES) < 4096:
+                _PARTY_TYPES[(kind, given)] = typ
         out.append(Party(typ or "", ident))
     return tuple(out)
 
 
+# (btt|sdt, type as written) -> accepted short type: a handful of spellings recur in every event.
+_PARTY_TYPES: dict[tuple[str, str], str] = {}
+
+
+def _parent_id(raw: Mapping[str, Any], path: str, check: UriCheck) -> str | None:
+    value = raw.get("parentID")
+    if value is None:
+        return None
+    if type(value) is str and value in _accepted(check):
+        return value
+    return _uri(value, f"{path}.parentID", check)
+
+
 def _vocab_value(obj: Mapping[str, Any], key: str, path: str, kind: str) -> str | None:
+    given = obj.get(key)
+    if type(given) is str:
+        found = _VOCAB_WORDS.get((kind, given))
+        if found is not None:
+            return found
     value = _str(obj, key, path)
     if value is None:
         return None
@@ -238,7 +308,13 @@ def _vocab_value(obj: Mapping[str, Any], key: str, path: str, kind: str) -> str 
     allowed = vocab.BIZ_STEPS if kind == "bizstep" else vocab.DISPOSITIONS
     if word not in allowed and not _URI.match(word):
         raise EventError(f"{path}.{key}", f"{value!r} is neither a CBV {key} nor a URI")
+    if len(_VOCAB_WORDS) < 4096:
+        _VOCAB_WORDS[(kind, given)] = word
     return word
+
+
+# (bizstep|disp, value as written) -> accepted word: steps and dispositions are a small set.
+_VOCAB_WORDS: dict[tuple[str, Any], str] = {}
 
 
 def _location(obj: Mapping[str, Any], key: str, path: str, check: UriCheck) -> str | None:
@@ -247,7 +323,10 @@ def _location(obj: Mapping[str, Any], key: str, path: str, check: UriCheck) -> s
         return None
     if not isinstance(value, dict):
         raise EventError(f"{path}.{key}", "must be an object with an id")
-    return _uri(value.get("id"), f"{path}.{key}.id", check)
+    ident = value.get("id")
+    if type(ident) is str and ident in _accepted(check):
+        return ident
+    return _uri(ident, f"{path}.{key}.id", check)
 
 
 def parse_event(
@@ -298,9 +377,7 @@ def parse_event(
             read_point=_location(raw, "readPoint", path, check_uri),
             biz_location=_location(raw, "bizLocation", path, check_uri),
             epc_list=_uri_list(raw, "epcList", path, check_uri),
-            parent_id=_uri(raw["parentID"], f"{path}.parentID", check_uri)
-            if raw.get("parentID") is not None
-            else None,
+            parent_id=_parent_id(raw, path, check_uri),
             child_epcs=_uri_list(raw, "childEPCs", path, check_uri),
             input_epcs=_uri_list(raw, "inputEPCList", path, check_uri),
             output_epcs=_uri_list(raw, "outputEPCList", path, check_uri),

@@ -40,6 +40,7 @@ from battrace.domain.errors import EventError
 
 __all__ = [
     "DIFFERENCES_FROM_REFERENCE",
+    "EventHasher",
     "document_events",
     "event_hash_id",
     "hash_document",
@@ -1494,6 +1495,32 @@ def event_hash_id(
 ) -> str:
     """The Event Hash ID ``ni:///sha-256;<hex>?ver=CBV2.0`` of one EPCIS 2.0 JSON-LD event."""
     return _digest(prehash_string(event, context, ignore_fields=ignore_fields))
+
+
+class EventHasher:
+    """Event Hash IDs of events arriving one by one under one document ``@context``.
+
+    The same IDs as :func:`event_hash_id`, but the context is resolved and the renderer set up
+    once, not per event (the capture service hashes every event it receives). An unusable
+    context raises its :class:`EventError` for every event, as :func:`event_hash_id` would.
+    """
+
+    __slots__ = ("_error", "_hasher")
+
+    def __init__(self, context: object = None, *, ignore_fields: Collection[str] = ()) -> None:
+        self._hasher: _Hasher | None = None
+        self._error: EventError | None = None
+        try:
+            self._hasher = _Hasher(_resolve(context), frozenset(ignore_fields))
+        except EventError as exc:
+            self._error = exc
+
+    def __call__(self, event: Mapping[str, Any]) -> str:
+        hasher = self._hasher
+        if hasher is None:
+            assert self._error is not None
+            raise EventError(self._error.field, self._error.reason)
+        return _digest(hasher.prehash(event))
 
 
 def hash_events(
