@@ -26,10 +26,10 @@ A region is compared at province level: the statistics have no city grouping.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import orjson
 from sqlalchemy import Connection, insert, select
@@ -42,6 +42,9 @@ from battrace.persistence import schema_whitelist as tw
 from battrace.persistence.base import Store
 from battrace.services import recycling, stats
 from battrace.services.alerts import Scope
+from battrace.services.sidetables import new_id as _new_id
+from battrace.services.sidetables import read as _read
+from battrace.services.sidetables import write as _write
 from battrace.services.supervision import NATIONAL, PROVINCIAL, Actor
 
 MODELS: Final = ("automaker-led", "battery-maker-led", "third-party", "shared-outlets")
@@ -67,8 +70,6 @@ REGION_FIELDS: Final = (
 ENTERPRISE_FIELDS: Final = ("uscc", "model", "scenarios", "region", "started_on", "notes")
 MAX_TEXT: Final = 4000
 _CITY = re.compile(r"\d{4}00")
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,32 +125,6 @@ class PilotEnterprise:
 
 
 # -- validation --------------------------------------------------------------------------------
-
-
-def _engine(store: Store) -> Any:
-    engine = getattr(store, "engine", None)
-    if engine is None:  # pragma: no cover - every Store in battrace is an SqlStore
-        raise TypeError("pilots need an SQL store")
-    return engine
-
-
-def _read(store: Store, fn: Callable[[Connection], T]) -> T:
-    with _engine(store).connect() as conn:
-        return fn(conn)
-
-
-def _write(store: Store, fn: Callable[[Connection], T]) -> T:
-    with _engine(store).connect() as conn:
-        conn = conn.execution_options(battrace_write=True)
-        with conn.begin():
-            return fn(conn)
-
-
-def _new_id(result: Any) -> int:
-    key = result.inserted_primary_key
-    if key is None:  # pragma: no cover - an insert into a table with a primary key
-        raise TypeError("no primary key returned")
-    return int(key[0])
 
 
 def _fields(data: Any, allowed: tuple[str, ...], what: str) -> Mapping[str, Any]:

@@ -21,10 +21,9 @@ import contextlib
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -33,6 +32,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from battrace.domain.errors import BattraceError, InvalidInput
 from battrace.persistence.base import EnterpriseRow, Store
 from battrace.persistence.schema_web import web_sessions, web_users
+from battrace.services.sidetables import read as _read
+from battrace.services.sidetables import write as _write
 
 MAX_FAILURES: Final = 5
 LOCK_MINUTES: Final = 15
@@ -48,8 +49,6 @@ _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{2,63}")
 _hasher = PasswordHasher()
 # Verified against when the user name is unknown, so both paths cost one argon2 verification.
 _DUMMY_HASH: Final = _hasher.hash(secrets.token_hex(16))
-
-T = TypeVar("T")
 
 
 class UserError(InvalidInput):
@@ -111,28 +110,6 @@ def _text(moment: datetime) -> str:
 
 def _parse(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def _engine(store: Store) -> Any:
-    engine = getattr(store, "engine", None)
-    if engine is None:  # pragma: no cover - every Store in battrace is an SqlStore
-        raise TypeError("web users need an SQL store")
-    return engine
-
-
-def _read(store: Store, fn: Callable[[Connection], T]) -> T:
-    with _engine(store).connect() as conn:
-        return fn(conn)
-
-
-def _write(store: Store, fn: Callable[[Connection], T]) -> T:
-    # battrace_write makes SQLite take its write lock at BEGIN (no lock upgrade half-way through,
-    # which could fail under a concurrent capture); PostgreSQL ignores the option. The ledger's
-    # head lock is not taken: users and sessions do not touch the chain.
-    with _engine(store).connect() as conn:
-        conn = conn.execution_options(battrace_write=True)
-        with conn.begin():
-            return fn(conn)
 
 
 def _hash_token(token: str) -> str:

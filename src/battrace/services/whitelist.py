@@ -22,10 +22,10 @@ server (the CLI without ``--as``), who sees everything but takes no review decis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import orjson
 from sqlalchemy import Connection, insert, select, update
@@ -39,12 +39,13 @@ from battrace.persistence import schema_whitelist as tw
 from battrace.persistence.base import Store
 from battrace.services import enterprises as registry
 from battrace.services.alerts import default_rules
+from battrace.services.sidetables import new_id as _new_id
+from battrace.services.sidetables import read as _read
+from battrace.services.sidetables import write as _write
 from battrace.services.supervision import NATIONAL, PROVINCIAL, Actor
 
 MAX_TEXT: Final = 4000
 MAX_BATCH_IDS: Final = 1000
-
-T = TypeVar("T")
 
 
 class ApplicationNotFound(InvalidInput):
@@ -121,33 +122,6 @@ class ApplicationView:
 
 def _now_text(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _engine(store: Store) -> Any:
-    engine = getattr(store, "engine", None)
-    if engine is None:  # pragma: no cover - every Store in battrace is an SqlStore
-        raise TypeError("whitelist applications need an SQL store")
-    return engine
-
-
-def _read(store: Store, fn: Callable[[Connection], T]) -> T:
-    with _engine(store).connect() as conn:
-        return fn(conn)
-
-
-def _write(store: Store, fn: Callable[[Connection], T]) -> T:
-    # As services.users: SQLite takes its write lock at BEGIN; the ledger's head is not touched.
-    with _engine(store).connect() as conn:
-        conn = conn.execution_options(battrace_write=True)
-        with conn.begin():
-            return fn(conn)
-
-
-def _new_id(result: Any) -> int:
-    key = result.inserted_primary_key
-    if key is None:  # pragma: no cover - an insert into a table with a primary key
-        raise TypeError("no primary key returned")
-    return int(key[0])
 
 
 def _text(value: str | None, name: str, *, required: bool) -> str:

@@ -23,7 +23,7 @@ from battrace.services.forecast_ledger import RetirementQuery, RetirementReport,
 from battrace.services.users import NATIONAL
 from battrace.web.i18n import N_, Translator
 from battrace.web.pages.context import Page, PageError, PageRoute, get_page, render
-from battrace.web.pages.tables import DataTable, to_csv, to_xlsx
+from battrace.web.pages.tables import DataTable, download
 
 router = APIRouter(route_class=PageRoute)
 PageDep = Annotated[Page, Depends(get_page)]
@@ -191,16 +191,4 @@ def forecast_download(
         raise PageError(400, page.t._("Request refused"), str(exc)) from None
     table = _table(page.t, report)
     stem = f"battrace-forecast-{prov or 'national'}"
-    if fmt == "csv":
-        body, media = to_csv(table), "text/csv; charset=utf-8"
-    else:
-        body = to_xlsx(table)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(
-        body,
-        media_type=media,
-        headers={
-            "Content-Disposition": f'attachment; filename="{stem}.{fmt}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(table, stem, fmt)

@@ -18,7 +18,8 @@ from battrace.services.users import NATIONAL, Principal
 from battrace.web.i18n import Translator
 from battrace.web.pages import figures as fig
 from battrace.web.pages.context import Page, PageError, PageRoute, get_page, render
-from battrace.web.pages.tables import DataTable, to_csv, to_xlsx
+from battrace.web.pages.tables import DataTable
+from battrace.web.pages.tables import download as attachment
 
 router = APIRouter(route_class=PageRoute)
 PageDep = Annotated[Page, Depends(get_page)]
@@ -210,20 +211,4 @@ def download(
     if table is None:
         raise PageError(404, page.t._("Not found"))
     stem = f"battrace-{name}-{province or 'national'}"
-    if fmt == "csv":
-        return Response(
-            to_csv(table),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{stem}.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
-    return Response(
-        to_xlsx(table),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={
-            "Content-Disposition": f'attachment; filename="{stem}.xlsx"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return attachment(table, stem, fmt)

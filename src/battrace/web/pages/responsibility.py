@@ -29,7 +29,7 @@ from battrace.services.alerts import Scope
 from battrace.web.i18n import Translator
 from battrace.web.pages.alerts import Names, actor_of
 from battrace.web.pages.context import Page, PageError, PageRoute, get_page, render
-from battrace.web.pages.tables import DataTable, to_csv, to_xlsx
+from battrace.web.pages.tables import DataTable, download
 
 router = APIRouter(route_class=PageRoute)
 PageDep = Annotated[Page, Depends(get_page)]
@@ -225,20 +225,4 @@ def responsibility_download(
     if table is None or fmt not in ("csv", "xlsx"):
         raise PageError(404, page.t._("Not found"))
     stem = f"battrace-{name}"
-    if fmt == "csv":
-        return Response(
-            to_csv(table),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{stem}.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
-    return Response(
-        to_xlsx(table),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={
-            "Content-Disposition": f'attachment; filename="{stem}.xlsx"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(table, stem, fmt)

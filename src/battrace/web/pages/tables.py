@@ -10,6 +10,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from starlette.responses import Response
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +55,22 @@ def to_xlsx(table: DataTable) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(table: DataTable, stem: str, fmt: str) -> Response:
+    """``table`` as an attachment ``{stem}.csv`` (UTF-8 with BOM, for Excel) or ``.xlsx``."""
+    if fmt == "csv":
+        body, media = to_csv(table), "text/csv; charset=utf-8"
+    else:
+        body, media = to_xlsx(table), XLSX
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{stem}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
