@@ -390,6 +390,15 @@ def _register_subcommands() -> None:
     from battrace.cli.recycling import register as register_recycling
 
     register_recycling(app)  # grade, recovery, rank
+    from battrace.cli.audit import audit_app
+    from battrace.cli.keys import key_app
+    from battrace.cli.passport import passport_app
+    from battrace.cli.users import user_app
+
+    app.add_typer(key_app, name="key")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(user_app, name="user")
+    app.add_typer(passport_app, name="passport")
 
 
 _register_subcommands()
