@@ -13,6 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine
 
 from battrace.persistence.base import Store
+from tests.reference_data import REFERENCE
 
 # CI runs the same examples every time (a red build must be reproducible); locally, explore.
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
@@ -20,7 +21,6 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 PG_URL = os.environ.get("BATTRACE_TEST_DATABASE_URL")
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
 
 def _pg_admin_url() -> str:

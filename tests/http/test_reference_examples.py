@@ -7,7 +7,6 @@ documents (master data, capture jobs) are refused with 400, as docs/epcis-xml.md
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,8 +20,8 @@ from battrace.services import enterprises as registry
 from battrace.services import keys
 from battrace.services.authorisation import REPORTING_ROLES
 from tests.http.conftest import Api
+from tests.reference_data import EPCIS
 
-EPCIS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "epcis"
 JSON_FILES = sorted(p.relative_to(EPCIS).as_posix() for p in EPCIS.glob("JSON/**/*.jsonld"))
 XML_FILES = sorted(p.relative_to(EPCIS).as_posix() for p in EPCIS.glob("XML/**/*.xml"))
 NOT_EVENT_DOCUMENTS = {

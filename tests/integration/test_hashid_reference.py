@@ -17,16 +17,15 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from battrace.domain.epcis import hashid, jsonld
+from tests.reference_data import EPCIS
 
 pytest.importorskip("epcis_event_hash_generator")
 # The reference loads its bundled JSON-LD contexts with a deprecated importlib API.
@@ -34,7 +33,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 from epcis_event_hash_generator import hash_generator, json_to_py  # noqa: E402
 
-REFERENCE = Path(os.environ.get("BATTRACE_EPCIS_REFERENCE", "/work/shared/reference/epcis"))
+REFERENCE = EPCIS
 CONTEXT_URL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 CTX: list[Any] = [CONTEXT_URL, {"battrace": "https://battrace.org/voc/"}]
 HASH_ID = re.compile(r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")

@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +24,8 @@ from battrace.domain.epcis.event import parse_event
 from battrace.domain.epcis.hashid import document_events, hash_events, prehash_string
 from battrace.domain.epcis.xml import XML_DEVIATIONS, events_to_xml, parse_xml_document
 from battrace.domain.errors import InvalidInput
+from tests.reference_data import EPCIS
 
-EPCIS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "epcis"
 XML_FILES = sorted(p.relative_to(EPCIS).as_posix() for p in EPCIS.glob("XML/**/*.xml"))
 FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"

@@ -10,9 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,12 +28,13 @@ from battrace.domain.epcis.hashid import (
     prehash_string,
 )
 from battrace.domain.errors import EventError
+from tests.reference_data import EPCIS
 
 CTX: list[Any] = [
     "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
     {"battrace": "https://battrace.org/voc/"},
 ]
-REFERENCE = Path(os.environ.get("BATTRACE_EPCIS_REFERENCE", "/work/shared/reference/epcis"))
+REFERENCE = EPCIS
 HASH_ID = re.compile(r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from battrace.domain.recycling.grading import (
     safety_checklist,
 )
 from battrace.services import recycling
+from tests.reference_data import EPCIS
 
 MAKER = make_uscc("350900", "58752778")
 OUTLET = make_uscc("320500", "41234567")
@@ -35,7 +35,7 @@ PACK = format_battery_code("ABC", "P", "B", "01", "A1B2C3D", DAY, 1)
 MODULES = [format_battery_code("ABC", "M", "B", "01", "A1B2C3D", DAY, i) for i in (1, 2)]
 VIN = make_vin("LSV", "AB123", "R", "A", 1)
 CASCADE = format_cascade_code("CAS", "P", "B", "01", date(2025, 5, 1), 1)
-SCHEMA = Path(__file__).resolve().parents[3] / "shared/reference/epcis/EPCIS-JSON-Schema.json"
+SCHEMA = EPCIS / "EPCIS-JSON-Schema.json"
 
 
 def every_step() -> dict[str, dict[str, Any]]:
