@@ -83,7 +83,7 @@ def test_key_cli(cli_db: str) -> None:
     assert [(r["enterprise"], r["name"], r["revoked_at"]) for r in rows] == [
         (sc.DEALER, "DMS", None)
     ]
-    assert token.split("_")[2] not in listed.stdout
+    assert token.split("_", 2)[2] not in listed.stdout
     revoked = runner.invoke(key_app, ["revoke", rows[0]["key_id"]])
     assert revoked.exit_code == 0 and "revoked" in revoked.stdout
     again = runner.invoke(key_app, ["revoke", rows[0]["key_id"]])
