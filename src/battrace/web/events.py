@@ -9,6 +9,7 @@ query runs inside the key's read scope (services.authorisation).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,8 +20,10 @@ from starlette.responses import Response
 
 from battrace.domain.epcis.document import STANDARD_CONTEXT
 from battrace.domain.errors import InvalidInput
+from battrace.persistence.base import Store
 from battrace.persistence.queries import EventRecord
 from battrace.services import query as qs
+from battrace.services.authorisation import ReadScope
 from battrace.web import gs1
 from battrace.web.auth import Caller, Principal, caller, principal
 from battrace.web.problems import (
@@ -250,20 +253,34 @@ async def run_query(request: Request, who: Caller, fixed: dict[str, str] | None 
 
     def work() -> Response:
         scope = who.principal().scope
-        try:
-            query = qs.parse_event_query(request.query_params.multi_items(), fixed=fixed)
-            page = qs.query_events(rt.store, scope, query)
-        except qs.QueryTooLarge as exc:
-            raise bad_input(exc, type=QUERY_TOO_LARGE, status=413) from None
-        except InvalidInput as exc:
-            raise bad_input(exc, type=QUERY_PARAMETER) from None
-        headers = {}
-        if page.next_token is not None:
-            headers["Link"] = _next_link(request, page.next_token)
-        request.state.audit_detail = f"{len(page.records)} events"
-        return render_records(request, page.records, headers)
+        params = request.query_params.multi_items()
+        return answer_query(
+            request, rt.store, scope, lambda: qs.parse_event_query(params, fixed=fixed)
+        )
 
     return await run_in_threadpool(work)
+
+
+def answer_query(
+    request: Request,
+    store: Store,
+    scope: ReadScope,
+    parse: Callable[[], qs.EventQuery],
+    what: str = "",
+) -> Response:
+    """Parse and run a query in ``scope`` and answer one page of it (EPCISQueryDocument, with
+    the ``Link`` to the next page); a bad query is 400, one over its maxEventCount 413."""
+    try:
+        page = qs.query_events(store, scope, parse())
+    except qs.QueryTooLarge as exc:
+        raise bad_input(exc, type=QUERY_TOO_LARGE, status=413) from None
+    except InvalidInput as exc:
+        raise bad_input(exc, type=QUERY_PARAMETER) from None
+    headers = {}
+    if page.next_token is not None:
+        headers["Link"] = _next_link(request, page.next_token)
+    request.state.audit_detail = f"{what}{len(page.records)} events"
+    return render_records(request, page.records, headers)
 
 
 # -- routes -------------------------------------------------------------------------------------

@@ -31,14 +31,13 @@ from battrace.services import query as qs
 from battrace.services import subscriptions as subs
 from battrace.web import gs1
 from battrace.web.auth import Caller, Principal, caller, principal
-from battrace.web.events import PAGE_PARAMS, query_responses, render_records
+from battrace.web.events import PAGE_PARAMS, answer_query, query_responses
 from battrace.web.problems import (
     ALREADY_EXISTS,
     AUTHENTICATED,
     PROBLEM_JSON,
     PROBLEM_SCHEMA,
     QUERY_PARAMETER,
-    QUERY_TOO_LARGE,
     UNSUPPORTED_MEDIA,
     ApiError,
     bad_input,
@@ -416,19 +415,13 @@ async def query_events(request: Request, queryName: str, who: Caller = Depends(c
                     errors=[{"field": name, "reason": "is fixed by the named query"}],
                 )
         found = _run(lambda: named.get(rt.store, me.uscc, queryName))
-        try:
-            page = qs.query_events(rt.store, me.scope, named.parse(found.query, params))
-        except qs.QueryTooLarge as exc:
-            raise bad_input(exc, type=QUERY_TOO_LARGE, status=413) from None
-        except InvalidInput as exc:
-            raise bad_input(exc, type=QUERY_PARAMETER) from None
-        headers = {}
-        if page.next_token is not None:
-            rest = [(k, v) for k, v in params if k != "nextPageToken"]
-            link = urlencode([*rest, ("nextPageToken", page.next_token)])
-            headers["Link"] = f'<{quote(request.url.path)}?{link}>; rel="next"'
-        request.state.audit_detail = f"named query {queryName}: {len(page.records)} events"
-        return render_records(request, page.records, headers)
+        return answer_query(
+            request,
+            rt.store,
+            me.scope,
+            lambda: named.parse(found.query, params),
+            f"named query {queryName}: ",
+        )
 
     return await run_in_threadpool(work)
 
