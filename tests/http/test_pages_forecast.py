@@ -33,6 +33,9 @@ def test_national_regulator_sees_china_and_chooses_provinces(site: Site) -> None
     r = client.get("/regulator/forecast")
     assert r.status_code == 200
     assert "Retirement forecast: China" in r.text and 'id="province"' in r.text
+    # The table view (the shared data_table macro): years as labels, this page's downloads.
+    assert ">2025</td>" in r.text and "2,025" not in r.text
+    assert 'href="/regulator/forecast/data.csv' in r.text and "/regulator/data/" not in r.text
     assert 'href="/regulator/forecast" aria-current="page"' in r.text
     data = _chart(r.text)
     assert data["years"] == list(range(2020, 2041))
