@@ -37,11 +37,12 @@ from sqlalchemy import Connection, insert, select
 from battrace.domain.errors import InvalidInput
 from battrace.domain.identities.divisions import province_by_code
 from battrace.domain.identities.uscc import validate_uscc
+from battrace.domain.rules import RuleSet
 from battrace.domain.whitelist import workflow as wf
 from battrace.persistence import schema_whitelist as tw
 from battrace.persistence.base import Store
 from battrace.services import recycling, stats
-from battrace.services.alerts import Scope
+from battrace.services.alerts import Scope, default_rules
 from battrace.services.sidetables import new_id as _new_id
 from battrace.services.sidetables import read as _read
 from battrace.services.sidetables import write as _write
@@ -378,10 +379,12 @@ def _declared_recovery(conn: Connection) -> dict[str, tuple[int, dict[str, float
     return out
 
 
-def _measured_recovery(store: Store, uscc: str, period: str) -> dict[str, float] | None:
+def _measured_recovery(
+    store: Store, uscc: str, period: recycling.Period, rules: RuleSet
+) -> dict[str, float] | None:
     """Recovery rates (%) per element from the recycler's own recycling events in ``period``
     (services.recycling mass balance); None when no event of the period could be assessed."""
-    report = recycling.recovery(store, uscc, period, Scope.everything())
+    report = recycling.recovery(store, uscc, period, Scope.everything(), rules=rules)
     balance = report.get("balance")
     if not balance:
         return None
@@ -406,7 +409,7 @@ def compare(
     month or quarter; default: last calendar year) where they can be assessed, else the rates its
     latest approved whitelist application declared; ``recovery_source`` says which."""
     period = period or str(date.today().year - 1)
-    recycling.parse_period(period)  # InvalidInput naming the period before any work
+    span = recycling.parse_period(period)  # InvalidInput naming the period before any work
     regions, ents = list_pilots(store)
     regions = [r for r in regions if _visible(actor, r.province)]
     ents = [e for e in ents if _visible(actor, e.province, e.uscc)]
@@ -431,6 +434,7 @@ def compare(
             producers[row["producer"]] = row
     declared = _read(store, _declared_recovery)
     ent_roles = {e.uscc: e.roles for e in store.list_enterprises()}
+    rules: RuleSet | None = None
     out: list[dict[str, Any]] = []
     for reg in regions:
         out.append(
@@ -458,11 +462,10 @@ def compare(
             row["collection_rate"] = prod["formal_share"]
             basis = f"producer responsibility ({prod['role']})"
         found = declared.get(ent.uscc)
-        measured = (
-            _measured_recovery(store, ent.uscc, period)
-            if "recycler" in ent_roles.get(ent.uscc, ())
-            else None
-        )
+        measured = None
+        if "recycler" in ent_roles.get(ent.uscc, ()):
+            rules = rules or default_rules()  # parsed once, for the first recycler pilot
+            measured = _measured_recovery(store, ent.uscc, span, rules)
         if measured is not None:
             rates, source = measured, f"measured from recycling events, {period}"
         elif found is not None:
