@@ -32,7 +32,8 @@ def wants_html(request: Request) -> bool:
 def whitelist_page(request: Request, batch: int | None) -> Response:
     page = get_page(request)
     t = page.t
-    batches: list[dict[str, Any]] = service.public_whitelist(page.store, batch)
+    every: list[dict[str, Any]] = service.public_whitelist(page.store)
+    batches = [b for b in every if batch is None or b["batch"] == batch]
     for b in batches:
         for e in b["entries"]:
             prov = province_by_code(e["province"] or "")
@@ -40,7 +41,6 @@ def whitelist_page(request: Request, batch: int | None) -> Response:
             e["name"] = t.pick(e["name_zh"], e["name_en"])
             label = KINDS.get(e["kind"])
             e["kind_label"] = t._(label) if label else e["kind"]
-    every = service.public_whitelist(page.store) if batch is not None else batches
     return render(
         page,
         "whitelist.html",
