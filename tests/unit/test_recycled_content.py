@@ -178,3 +178,17 @@ def test_commission_builder_lists_inputs_only_when_given() -> None:
         },
         {"epcClass": "urn:battrace:material:cobalt_sulfate", "quantity": 20.0, "uom": "KGM"},
     ]
+
+
+def test_one_period_grammar_for_every_report() -> None:
+    """Recovery, ranking, pilots and recycled content read periods with one parser."""
+    from battrace.domain.periods import parse_period as shared
+    from battrace.services import recycling
+
+    assert recycling.parse_period is shared
+    q1 = shared("2025-Q1")
+    assert (q1.start, q1.end) == parse_period("2025-Q1") == (date(2025, 1, 1), date(2025, 3, 31))
+    span = shared("2025-01-01..2025-06-30")
+    assert span.bounds() == ("2024-12-31T16:00:00.000000Z", "2025-06-30T16:00:00.000000Z")
+    with pytest.raises(InvalidInput, match="outside 2000-2100"):
+        shared("1999")

@@ -11,7 +11,6 @@ rulebook can supersede them. Periods are calendar days in China time (UTC+08:00)
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from battrace.domain import periods
 from battrace.domain.epcis import vocab
 from battrace.domain.errors import InvalidInput
 from battrace.domain.identities.uris import MATERIAL_PREFIX, PARTY_PREFIX
@@ -48,33 +48,12 @@ __all__ = [
 ]
 
 CHINA = timezone(timedelta(hours=8))
-_YEAR = re.compile(r"\d{4}")
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-_RANGE = re.compile(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})")
 
 
 def parse_period(text: str) -> tuple[date, date]:
-    """``2025`` (a calendar year), ``2025-03`` (a month) or ``2025-01-01..2025-06-30``
-    (inclusive) -> (first day, last day)."""
-    value = text.strip() if isinstance(text, str) else ""
-    try:
-        if _YEAR.fullmatch(value):
-            year = int(value)
-            return date(year, 1, 1), date(year, 12, 31)
-        if m := _MONTH.fullmatch(value):
-            first = date(int(m[1]), int(m[2]), 1)
-            nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-            return first, nxt - timedelta(days=1)
-        if m := _RANGE.fullmatch(value):
-            start, end = date.fromisoformat(m[1]), date.fromisoformat(m[2])
-            if start > end:
-                raise InvalidInput("period", f"{value!r}: starts after it ends")
-            return start, end
-    except ValueError:
-        raise InvalidInput("period", f"{value!r} is not a real date") from None
-    raise InvalidInput(
-        "period", f"{text!r}: give a year (2025), a month (2025-03) or 2025-01-01..2025-06-30"
-    )
+    """(first day, last day) of the period ``text`` names (:mod:`battrace.domain.periods`)."""
+    period = periods.parse_period(text)
+    return period.start, period.end
 
 
 def china_day(when: datetime) -> date:

@@ -22,10 +22,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Final
 
 import orjson
@@ -33,6 +32,7 @@ from sqlalchemy import Connection, select
 
 from battrace.domain.epcis import vocab
 from battrace.domain.errors import InvalidInput, NotAuthorised
+from battrace.domain.periods import Period, parse_period
 from battrace.domain.recycling import grading as G
 from battrace.domain.recycling import ranking as R
 from battrace.domain.recycling.lots import EventLots, event_lots, ext, input_epcs, stages_of
@@ -44,9 +44,9 @@ from battrace.domain.recycling.massbalance import (
     OutputLot,
     mass_balance,
 )
-from battrace.domain.rules import CHINA_TZ, RuleSet
+from battrace.domain.rules import RuleSet
 from battrace.domain.supervision import massbalance as alert_rule
-from battrace.domain.supervision.clock import china_day, text_of, us_of, us_of_text
+from battrace.domain.supervision.clock import china_day, text_of, us_of_text
 from battrace.domain.supervision.evaluate import Context
 from battrace.domain.supervision.findings import Finding
 from battrace.persistence import schema as t
@@ -385,54 +385,6 @@ def grade_battery(
         },
         **_result(test, policy),
     }
-
-
-# =============================================================================================
-# Periods
-# =============================================================================================
-
-_PERIOD = re.compile(r"^(\d{4})(?:-(?:(\d{2})|Q([1-4])))?$")
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A calendar period in China time: ``start`` and ``end`` inclusive."""
-
-    label: str
-    start: date
-    end: date
-
-    def bounds(self) -> tuple[str, str]:
-        """[start, end) as the ledger's UTC time text."""
-        lo = datetime(self.start.year, self.start.month, self.start.day, tzinfo=CHINA_TZ)
-        after = self.end + timedelta(days=1)
-        hi = datetime(after.year, after.month, after.day, tzinfo=CHINA_TZ)
-        return text_of(us_of(lo)), text_of(us_of(hi))
-
-    def to_json(self) -> dict[str, str]:
-        return {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
-
-
-def parse_period(text: str) -> Period:
-    """``2025``, ``2025-03`` or ``2025-Q1`` (calendar periods, China time)."""
-    m = _PERIOD.match(text.strip()) if isinstance(text, str) else None
-    if m is None:
-        raise InvalidInput("period", f"{text!r} is not a year (2025), month (2025-03) or quarter")
-    year = int(m.group(1))
-    if not 2000 <= year <= 2100:
-        raise InvalidInput("period", f"year {year} is outside 2000-2100")
-    if m.group(2):
-        month = int(m.group(2))
-        if not 1 <= month <= 12:
-            raise InvalidInput("period", f"{text!r}: month must be 01-12")
-        start, months = date(year, month, 1), 1
-    elif m.group(3):
-        start, months = date(year, 3 * int(m.group(3)) - 2, 1), 3
-    else:
-        start, months = date(year, 1, 1), 12
-    nxt = start.month - 1 + months
-    after = date(start.year + nxt // 12, nxt % 12 + 1, 1)
-    return Period(text.strip(), start, after - timedelta(days=1))
 
 
 # =============================================================================================
