@@ -79,8 +79,10 @@ def _energy_sql(dialect: str) -> tuple[str, str]:
     )
 
 
-_cache: OrderedDict[str, Figures] = OrderedDict()
-_refreshing: dict[str, threading.Thread] = {}
+# Keyed by (database URL, scope): one process may serve several stores (tests, tools).
+_Key = tuple[str, str]
+_cache: OrderedDict[_Key, Figures] = OrderedDict()
+_refreshing: dict[_Key, threading.Thread] = {}
 _lock = threading.Lock()
 _CACHE_SIZE = 64
 
@@ -93,7 +95,7 @@ def figures(store: Store, province: str | None = None) -> Figures:
     are for) while one background thread computes the new ones: on a national database a full
     computation takes seconds, and a dashboard must not cost that on every capture.
     """
-    key = province or "national"
+    key = (str(getattr(store, "url", id(store))), province or "national")
     head = store.head().head
     with _lock:
         hit = _cache.get(key)
@@ -101,7 +103,10 @@ def figures(store: Store, province: str | None = None) -> Figures:
             _cache.move_to_end(key)
             if hit.head != head and key not in _refreshing:
                 thread = threading.Thread(
-                    target=_refresh, args=(store, province, key), daemon=True, name=f"figures-{key}"
+                    target=_refresh,
+                    args=(store, province, key),
+                    daemon=True,
+                    name=f"figures-{key[1]}",
                 )
                 _refreshing[key] = thread
                 thread.start()
@@ -111,7 +116,7 @@ def figures(store: Store, province: str | None = None) -> Figures:
     return result
 
 
-def _store(key: str, result: Figures) -> None:
+def _store(key: _Key, result: Figures) -> None:
     with _lock:
         _cache[key] = result
         _cache.move_to_end(key)
@@ -119,7 +124,7 @@ def _store(key: str, result: Figures) -> None:
             _cache.popitem(last=False)
 
 
-def _refresh(store: Store, province: str | None, key: str) -> None:
+def _refresh(store: Store, province: str | None, key: _Key) -> None:
     try:
         _store(key, compute(store, province, store.head().head))
     finally:
