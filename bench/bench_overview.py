@@ -7,12 +7,15 @@ states and holders spread over enterprises of every province) and one event per 
 last two years (the monthly trend). Rows are written straight into the tables: this measures the
 read side, not capture. Baseline in the same run: a bare ``SELECT COUNT(*)`` over the same packs.
 
+The figures come from running tallies the write transaction keeps (``persistence/tallies.py``);
+rows written straight into the tables here are recounted once with ``tallies.rebuild``.
+
 Figures printed:
-- cold: computing every figure of the page (one grouped query over the packs, one over events);
-- page, first view: ``GET /regulator`` with nothing cached (computes, renders) — once per process;
+- cold: computing every figure of the page from the tallies;
+- page, first of the process: the very first ``GET /regulator`` (templates compile, caches fill);
+- page, figures not cached: ``GET /regulator`` after the figures cache was cleared;
 - page, warm: ``GET /regulator`` while the ledger head is unchanged (figures cached);
-- page, ledger moved: ``GET /regulator`` after a capture (the previous figures are served while a
-  background thread recomputes them).
+- page, ledger moved: ``GET /regulator`` after a capture (figures recomputed for the new head).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy import text
 
 from battrace.config import Settings
 from battrace.demo import generate
-from battrace.persistence import open_store
+from battrace.persistence import open_store, tallies
 from battrace.services import enterprises as registry
 from battrace.services import users
 from battrace.web.app import create_app
@@ -104,6 +107,8 @@ def build(path: Path, packs: int) -> str:
                 holder + ":site:s1",
                 None,
                 when,
+                57.6,
+                383.6,
                 orjson.dumps(view).decode(),
             )
         )
@@ -125,8 +130,8 @@ def build(path: Path, packs: int) -> str:
     with engine.begin() as conn:
         dbapi = conn.connection.driver_connection
         dbapi.executemany(
-            "INSERT INTO objects (epc, kind, state, holder, location, parent, last_event_time, view) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO objects (epc, kind, state, holder, location, parent, last_event_time, "
+            "rated_kwh, mass_kg, view) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             objects_rows,
         )
         dbapi.executemany(
@@ -140,6 +145,7 @@ def build(path: Path, packs: int) -> str:
             ),
             {"h": "1" * 64, "n": packs},
         )
+        tallies.rebuild(conn)  # rows written around the write transaction: recount
     store.close()
     return url
 
@@ -193,8 +199,10 @@ def main(quick: bool) -> None:
             start = time.perf_counter()
             page_warm()
             moved_samples.append(time.perf_counter() - start)
-            figures.wait_for_refresh()
 
+        start = time.perf_counter()
+        page_cold()  # the very first request of the process: templates compile, caches fill
+        first_page = (time.perf_counter() - start) * 1000
         cold_page = median_ms(page_cold, 3)
         page_warm()
         warm_page = median_ms(page_warm, 20)
@@ -202,8 +210,10 @@ def main(quick: bool) -> None:
         for _ in range(3):
             moved()
         moved_page = statistics.median(moved_samples) * 1000
-        verdict = "meets" if max(warm_page, moved_page) <= 300 else "MISSES"
-        print(f"GET /regulator, first view:          {cold_page:8.1f} ms  (nothing cached)")
+        worst = max(first_page, cold_page, warm_page, moved_page)
+        verdict = "meets" if worst <= 300 else "MISSES"
+        print(f"GET /regulator, first of the process:{first_page:8.1f} ms")
+        print(f"GET /regulator, figures not cached:  {cold_page:8.1f} ms")
         print(f"GET /regulator, warm:                {warm_page:8.1f} ms")
         print(f"GET /regulator, after a capture:     {moved_page:8.1f} ms  -> {verdict} 300 ms")
         store.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -118,6 +119,10 @@ objects = Table(
     Column("location", Text),
     Column("parent", Text),
     Column("last_event_time", String(27)),
+    # Rated energy and mass from the view's attributes (JSON numbers only), as columns so the
+    # overview tallies (migration 0008) need no JSON parsing on each write.
+    Column("rated_kwh", Float),
+    Column("mass_kg", Float),
     Column("view", Text, nullable=False),  # the whole view, JSON
     Index("ix_objects_parent", "parent"),
     Index("ix_objects_state", "state"),
@@ -155,6 +160,7 @@ from battrace.persistence import (  # noqa: E402
     schema_passport,
     schema_queries,
     schema_supervision,
+    schema_tallies,
     schema_web,
     schema_whitelist,
 )
@@ -165,6 +171,7 @@ __all__ = [
     "schema_passport",
     "schema_queries",
     "schema_supervision",
+    "schema_tallies",
     "schema_web",
     "schema_whitelist",
 ]

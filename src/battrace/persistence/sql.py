@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from battrace.domain.errors import InvalidInput
 from battrace.persistence import schema as t
+from battrace.persistence import tallies
 from battrace.persistence.base import (
     GENESIS,
     CaptureRow,
@@ -59,7 +60,18 @@ _EVENT_COLS = (
 
 
 _EVENT_INSERT_COLUMNS = tuple(c.name for c in _EVENT_COLS)
-OBJECT_COLUMNS = ("epc", "kind", "state", "holder", "location", "parent", "last_event_time", "view")
+OBJECT_COLUMNS = (
+    "epc",
+    "kind",
+    "state",
+    "holder",
+    "location",
+    "parent",
+    "last_event_time",
+    "rated_kwh",
+    "mass_kg",
+    "view",
+)
 
 
 def _event_row(r: Any) -> EventRow:
@@ -114,6 +126,9 @@ class SqlWriteTxn(WriteTxn):
         self.store = store
         self.conn = conn
         self._head: Head | None = None
+        # What each pack counted as in the overview tallies before this transaction touched it
+        # (None: not in the projection), from the views read before they are replaced.
+        self._packs: dict[str, tallies.PackEntry | None] = {}
 
     def head(self) -> Head:
         if self._head is None:
@@ -188,6 +203,13 @@ class SqlWriteTxn(WriteTxn):
             self.store.insert_rows(conn, "events", _EVENT_INSERT_COLUMNS, rows)
             if epc_rows:
                 self.store.insert_rows(conn, "event_epcs", ("epc", "event_seq", "role"), epc_rows)
+            tallies.apply(
+                conn,
+                {},
+                tallies.event_deltas(
+                    (ev.event_time, ev.biz_step, ev.reporter, ev.is_declaration) for ev in events
+                ),
+            )
         new_head = Head(capture_seq, capture.head, head.event_count + len(events))
         self.store.write_head(conn, new_head)
         self._head = new_head
@@ -195,9 +217,17 @@ class SqlWriteTxn(WriteTxn):
 
     def load_views(self, epcs: Collection[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        for among in self.store.among(t.objects.c.epc, epcs):
-            q = select(t.objects.c.epc, t.objects.c.view).where(among)
-            out.update((epc, view) for epc, view in self.conn.execute(q))
+        o = t.objects.c
+        packs = self._packs
+        for among in self.store.among(o.epc, epcs):
+            q = select(o.epc, o.view, o.kind, o.state, o.holder, o.rated_kwh, o.mass_kg)
+            for epc, view, kind, state, holder, kwh, kg in self.conn.execute(q.where(among)):
+                out[epc] = view
+                if tallies.is_pack(kind, epc):
+                    packs[epc] = tallies.pack_entry(state, holder, kwh, kg)
+        for epc in epcs:
+            if epc not in out and tallies.is_pack("battery", epc):
+                packs[epc] = None
         return out
 
     def events_of(self, epcs: Collection[str]) -> list[tuple[str, str, EventRow]]:
@@ -216,8 +246,26 @@ class SqlWriteTxn(WriteTxn):
         return self.store.declared_ids_on(self.conn, ids)
 
     def upsert_views(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        if rows:
-            self.store.upsert_objects(self.conn, list(rows))
+        if not rows:
+            return
+        # Rows in OBJECT_COLUMNS order: epc, kind, state, holder, …, rated_kwh, mass_kg, view.
+        pack_rows = [r for r in rows if tallies.is_pack(r[1], r[0])]
+        packs = self._packs
+        unknown = [r[0] for r in pack_rows if r[0] not in packs]
+        if unknown:  # not read through load_views: ask for what they counted as before
+            o = t.objects.c
+            for among in self.store.among(o.epc, unknown):
+                q = select(o.epc, o.kind, o.state, o.holder, o.rated_kwh, o.mass_kg)
+                packs.update(tallies.old_entries(self.conn.execute(q.where(among)).all()))
+        self.store.upsert_objects(self.conn, list(rows))
+        if not pack_rows:
+            return
+        changes = []
+        for r in pack_rows:
+            after = tallies.pack_entry(r[2], r[3], r[7], r[8])
+            changes.append((packs.get(r[0]), after))
+            packs[r[0]] = after
+        tallies.apply(self.conn, tallies.pack_deltas(changes), tallies.EventDeltas())
 
     def replace_inconsistencies(
         self, epcs: Collection[str], rows: Sequence[InconsistencyRow]

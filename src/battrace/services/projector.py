@@ -17,6 +17,7 @@ from operator import attrgetter
 import orjson
 
 from battrace.domain.epcis.event import Event, parse_event
+from battrace.domain.lifecycle.builders import MASS_KG, RATED_ENERGY_KWH
 from battrace.domain.lifecycle.projection import ObjectView, apply, new_view, replay
 from battrace.persistence.base import EventRow, InconsistencyRow, WriteTxn
 
@@ -46,9 +47,15 @@ def time_text(moment: datetime) -> str:
     return text
 
 
+def _number(value: object) -> float | None:
+    """A JSON number as a float; anything else (text, bool, absent) as no value."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def view_row(view: ObjectView) -> tuple[object, ...]:
     """The ``objects`` row of a view (column order of ``persistence.sql.OBJECT_COLUMNS``)."""
     last = view.last_event_time
+    attrs = view.attributes
     return (
         view.epc,
         view.kind,
@@ -57,6 +64,8 @@ def view_row(view: ObjectView) -> tuple[object, ...]:
         view.location,
         view.parent,
         None if last is None else time_text(last),
+        _number(attrs.get(RATED_ENERGY_KWH)),
+        _number(attrs.get(MASS_KG)),
         # orjson serialises the slotted dataclass field by field, exactly like to_row().
         orjson.dumps(view).decode(),
     )

@@ -1,17 +1,16 @@
 """The numbers behind the regulator pages: headline figures, provinces, flows, monthly trends.
 
-This module is the one place the pages get statistics from. The statistics service of the
-regulation engine (``services/stats.py``) is the source of record once it lands; until then the
-figures are read here from the projection (``objects``: one row per battery with its current
-state, holder and ratings) and the event index, with one grouped query each.
+This module is the one place the pages get statistics from. The figures are read from running
+tallies the database keeps as the ledger is written (``persistence/schema_tallies.py``: packs per
+state and holder with their energy and mass; events per month, business step and reporter), so
+computing them costs the same on a demo and on a national ledger.
 
 Counting unit: **packs** (24-character codes whose product-type character is ``P``). Cells and
 modules travel inside them and would count the same battery many times; 19-character cascade-use
 codes are new products made from counted packs, so they are left out too.
 
-Results are cached per scope with the ledger head they were computed at: the ledger only grows, so
-an unchanged head means unchanged figures, and a page view costs one ``head()`` read. After the
-ledger moves, the previous figures are served while a background thread recomputes them.
+Results are also cached per scope with the ledger head they were computed at: the ledger only
+grows, so an unchanged head means unchanged figures, and a page view costs one ``head()`` read.
 """
 
 from __future__ import annotations
@@ -51,8 +50,6 @@ TREND_STEPS: Final = (
 )
 TREND_MONTHS: Final = 24
 
-_PACK_FILTER = "kind = 'battery' AND length(epc) = 37 AND substr(epc, 17, 1) = 'P'"
-
 
 @dataclass(slots=True)
 class Figures:
@@ -67,97 +64,47 @@ class Figures:
     alerts_by_province: dict[str, int] | None = None
 
 
-def _energy_sql(dialect: str) -> tuple[str, str]:
-    if dialect == "sqlite":
-        return (
-            "json_extract(view, '$.attributes.ratedEnergyKWh')",
-            "json_extract(view, '$.attributes.massKg')",
-        )
-    return (
-        "CAST((CAST(view AS json) -> 'attributes' ->> 'ratedEnergyKWh') AS double precision)",
-        "CAST((CAST(view AS json) -> 'attributes' ->> 'massKg') AS double precision)",
-    )
-
-
 # Keyed by (database URL, scope): one process may serve several stores (tests, tools).
 _Key = tuple[str, str]
 _cache: OrderedDict[_Key, Figures] = OrderedDict()
-_refreshing: dict[_Key, threading.Thread] = {}
 _lock = threading.Lock()
 _CACHE_SIZE = 64
 
 
 def figures(store: Store, province: str | None = None) -> Figures:
-    """Figures for the whole country (``province=None``) or one province (GB/T 2260 prefix).
-
-    Computed once per scope and kept while the ledger head is unchanged. When the ledger has
-    moved, the figures of the previous head are returned at once (the page shows which head they
-    are for) while one background thread computes the new ones: on a national database a full
-    computation takes seconds, and a dashboard must not cost that on every capture.
-    """
+    """Figures for the whole country (``province=None``) or one province (GB/T 2260 prefix),
+    computed at the current ledger head and kept until the head moves."""
     key = (str(getattr(store, "url", id(store))), province or "national")
     head = store.head().head
     with _lock:
         hit = _cache.get(key)
-        if hit is not None:
+        if hit is not None and hit.head == head:
             _cache.move_to_end(key)
-            if hit.head != head and key not in _refreshing:
-                thread = threading.Thread(
-                    target=_refresh,
-                    args=(store, province, key),
-                    daemon=True,
-                    name=f"figures-{key[1]}",
-                )
-                _refreshing[key] = thread
-                thread.start()
             return hit
     result = compute(store, province, head)
-    _store(key, result)
-    return result
-
-
-def _store(key: _Key, result: Figures) -> None:
     with _lock:
         _cache[key] = result
         _cache.move_to_end(key)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-
-
-def _refresh(store: Store, province: str | None, key: _Key) -> None:
-    try:
-        _store(key, compute(store, province, store.head().head))
-    finally:
-        with _lock:
-            _refreshing.pop(key, None)
-
-
-def wait_for_refresh(timeout: float = 60.0) -> None:
-    """Wait until background refreshes have finished (tests, benchmarks)."""
-    with _lock:
-        threads = list(_refreshing.values())
-    for thread in threads:
-        thread.join(timeout)
+    return result
 
 
 def clear_cache() -> None:
-    wait_for_refresh()
     with _lock:
         _cache.clear()
 
 
 def compute(store: Store, province: str | None, head: str = "") -> Figures:
+    """Every figure of one scope, from the running tallies (``schema_tallies``): a few hundred
+    rows whatever the size of the ledger."""
     engine: Any = store.engine  # type: ignore[attr-defined]
-    energy, mass = _energy_sql(engine.dialect.name)
     ents = {e.uscc: e.province for e in store.list_enterprises()}
     out = Figures(scope=province or "national", head=head)
     by_state_province: dict[tuple[str, str], list[float]] = {}
     with engine.connect() as conn:
         rows = conn.execute(
-            text(
-                f"SELECT state, holder, COUNT(*) AS n, SUM({energy}) AS kwh, SUM({mass}) AS kg "
-                f"FROM objects WHERE {_PACK_FILTER} GROUP BY state, holder"
-            )
+            text("SELECT state, holder, packs, kwh, kg FROM pack_tallies WHERE packs > 0")
         ).all()
         for r in rows:
             uscc = (r.holder or "").removeprefix("urn:uscc:").split(":", 1)[0]
@@ -165,7 +112,7 @@ def compute(store: Store, province: str | None, head: str = "") -> Figures:
             if province is not None and prov != province:
                 continue
             acc = by_state_province.setdefault((r.state, prov), [0, 0.0, 0.0])
-            acc[0] += r.n
+            acc[0] += r.packs
             acc[1] += float(r.kwh or 0)
             acc[2] += float(r.kg or 0)
         reporters = None
@@ -180,8 +127,9 @@ def compute(store: Store, province: str | None, head: str = "") -> Figures:
     out.packs = int(sum(v[0] for v in states.values()))
     for key, _label, members in MEASURES:
         n = sum(states.get(s, [0, 0, 0])[0] for s in members)
-        kwh = sum(states.get(s, [0, 0, 0])[1] for s in members)
-        kg = sum(states.get(s, [0, 0, 0])[2] for s in members)
+        # Tallies add and subtract floats as packs move: round away the last-bit residue.
+        kwh = round(sum(states.get(s, [0, 0, 0])[1] for s in members), 6)
+        kg = round(sum(states.get(s, [0, 0, 0])[2] for s in members), 6)
         out.headline[key] = {"packs": n, "kwh": kwh, "tonnes": kg / 1000.0}
     out.provinces = _provinces(by_state_province, province)
     out.flows = _flows(states)
@@ -266,9 +214,8 @@ def _trends(conn: Any, reporters: list[str] | None) -> tuple[list[str], dict[str
         if month == 0:
             year, month = year - 1, 12
     months.reverse()
-    since = months[0] + "-01T00:00:00.000000Z"
-    where = "event_time >= :since AND is_declaration = 0"
-    params: dict[str, Any] = {"since": since}
+    where = "month >= :since"
+    params: dict[str, Any] = {"since": months[0]}
     if reporters is not None:
         if not reporters:
             return months, {k: [0] * len(months) for k, _ in TREND_STEPS}
@@ -277,8 +224,8 @@ def _trends(conn: Any, reporters: list[str] | None) -> tuple[list[str], dict[str
         params.update({f"r{i}": r for i, r in enumerate(reporters)})
     rows = conn.execute(
         text(
-            f"SELECT substr(event_time, 1, 7) AS m, biz_step, COUNT(*) AS n FROM events "
-            f"WHERE {where} GROUP BY substr(event_time, 1, 7), biz_step"
+            f"SELECT month AS m, biz_step, SUM(events) AS n FROM event_tallies "
+            f"WHERE {where} GROUP BY month, biz_step"
         ),
         params,
     ).all()
@@ -287,5 +234,5 @@ def _trends(conn: Any, reporters: list[str] | None) -> tuple[list[str], dict[str
     for r in rows:
         step = (r.biz_step or "").rsplit("/", 1)[-1].removeprefix("BizStep-")
         if step in trends and r.m in index:
-            trends[step][index[r.m]] += r.n
+            trends[step][index[r.m]] += int(r.n)
     return months, trends
