@@ -14,10 +14,12 @@ Numbers and dates are formatted with Babel for the active locale (``1,234.5`` / 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Final
@@ -26,7 +28,13 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import (
+    format_decimal,
+    format_percent,
+    get_decimal_symbol,
+    get_group_symbol,
+    get_minus_sign_symbol,
+)
 from babel.support import Translations
 
 LOCALES: Final = ("zh_CN", "en")
@@ -125,14 +133,16 @@ class Translator:
     def number(self, value: float | int | None, digits: int = 0) -> str:
         if value is None:
             return "—"
-        fmt = "#,##0" + ("." + "0" * digits if digits else "")
-        return str(format_decimal(value, format=fmt, locale=self.locale))
+        return _grouped(value, digits, self.locale)
 
     def percent(self, value: float | None, digits: int = 1) -> str:
         if value is None:
             return "—"
-        fmt = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-        return str(format_percent(value, format=fmt, locale=self.locale))
+        if isinstance(value, float) and not math.isfinite(value):
+            fmt = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+            return str(format_percent(value, format=fmt, locale=self.locale))
+        # The pattern's "%" multiplies by 100 exactly, on the decimal text of the value.
+        return _grouped(Decimal(repr(value)).scaleb(2), digits, self.locale) + "%"
 
     def date(self, value: date | datetime | str | None) -> str:
         if value is None or value == "":
@@ -159,6 +169,30 @@ class Translator:
 
     def language_name(self, locale: str) -> str:
         return str(Locale.parse(locale).get_display_name(locale) or locale)
+
+
+@cache
+def _symbols(locale: str) -> tuple[str, str, str]:
+    return get_group_symbol(locale), get_decimal_symbol(locale), get_minus_sign_symbol(locale)
+
+
+def _grouped(value: float | int | Decimal, digits: int, locale: str) -> str:
+    """``value`` with thousands grouped and ``digits`` decimals, as Babel's ``#,##0.00``
+    pattern formats it (half-even rounding of the decimal text), without Babel's per-call
+    locale and pattern parsing: a regulator page formats hundreds of numbers, and that parsing
+    cost about 0.7 ms a number."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            fmt = "#,##0" + ("." + "0" * digits if digits else "")
+            return str(format_decimal(value, format=fmt, locale=locale))
+        value = Decimal(repr(value))
+    elif isinstance(value, bool):
+        value = int(value)
+    text = format(value, f",.{digits}f")  # Decimal and int round half-even, like Babel
+    group, decimal, minus = _symbols(locale)
+    if (group, decimal, minus) != (",", ".", "-"):
+        text = text.translate(str.maketrans({",": group, ".": decimal, "-": minus}))
+    return text
 
 
 def _parse_when(text: str) -> datetime | None:
