@@ -6,7 +6,8 @@ Target (issue "National-scale simulator"): ≥ 50,000 events/s generated into JS
 
 Baseline, same run: ``orjson.dumps`` + write of the same kind of events, already built (the cost
 of the output alone). Rates are wall-clock; CPU seconds are printed too, because the build
-machine's two cores are shared. Run: ``python -m bench simulate`` (``--quick``: fewer packs;
+machine's two cores are shared: events per CPU second of one generator (one shard) is the steady
+figure, and two processes make twice that when they have a core each. Run: ``python -m bench simulate`` (``--quick``: fewer packs;
 ``BATTRACE_BENCH_SIM_PACKS=1000000`` for the national sample).
 """
 
@@ -25,6 +26,7 @@ import psutil
 from battrace.config import Settings
 from battrace.simulate import SimConfig, simulate
 from battrace.simulate.output import load_into_ledger, write_files
+from battrace.simulate.simulation import Part
 from bench.common import sqlite_store
 
 
@@ -34,6 +36,18 @@ def baseline(events: list[dict[str, Any]], path: Path) -> float:
         for event in events:
             fh.write(orjson.dumps(event) + b"\n")
     return len(events) / (time.perf_counter() - start)
+
+
+def generator(packs: int) -> tuple[int, float]:
+    """(events, CPU s) of one generator: shard 0 of the file's run, generation + orjson.dumps."""
+    part = Part(SimConfig(scale="province", packs=packs, seed=1), 0)
+    dumps, nl = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    n = 0
+    cpu = time.process_time()
+    for _, _, event in part.stream(lambda record: None):
+        dumps(event, option=nl)
+        n += 1
+    return n, time.process_time() - cpu
 
 
 def to_file(packs: int, workers: int, path: Path) -> tuple[int, float, float, int]:
@@ -89,6 +103,11 @@ def main(quick: bool) -> None:
         print(f"packs {packs:,} (province scale, 2 shards; violations at the default rates)")
         print(f"baseline: orjson.dumps + write of pre-built events: {base:,.0f} events/s "
               f"(mean {size:,.0f} bytes/event)")  # fmt: skip
+        n, cpu = generator(packs)
+        print(
+            f"generator, one shard: {n:,} events in {cpu:.1f} CPU s = {n / cpu:,.0f} events per "
+            f"CPU second (generation + orjson.dumps)"
+        )
         for workers in (1, 2):
             n, wall, cpu, size_b = to_file(packs, workers, folder / f"w{workers}.jsonl")
             rate = n / wall

@@ -79,11 +79,12 @@ def test_registration_keeps_the_recycling_capacity(sqlite_store: object) -> None
 def test_the_calendar_returns_each_bucket_in_full_after_spilling(tmp_path: Path) -> None:
     origin = datetime(2020, 1, 1, tzinfo=CST)
     cal = Calendar(origin, timedelta(days=7), str(tmp_path))
-    cal.BUFFER = 200  # force writes to disk
+    cal.BUFFER = 40  # records: force several writes to disk
     for i in range(300):
         t = origin + timedelta(days=(i * 37) % 90, minutes=i)
         cal.put(cal.bucket(t), (t, i, "repair", ("x" * 20, i)))
     assert any(tmp_path.glob("battrace-sim-*/*.pkl"))
+    assert cal.due == cal.start_of(cal.bucket(origin))  # the first pending bucket's start
     seen: list[int] = []
     last = -1
     while (bucket := cal.next_bucket()) is not None:
@@ -91,6 +92,7 @@ def test_the_calendar_returns_each_bucket_in_full_after_spilling(tmp_path: Path)
         last = bucket
         records = cal.take()
         assert all(cal.bucket(r[0]) == bucket for r in records)
+        assert all(r[0].tzinfo is CST for r in records)  # China time comes back as CST itself
         seen.extend(r[1] for r in records)
     assert sorted(seen) == list(range(300))
     cal.close()

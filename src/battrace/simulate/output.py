@@ -16,6 +16,7 @@ so no on-time report is recorded late and no late one on time.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import multiprocessing
 import queue
@@ -152,6 +153,9 @@ def _worker(config: SimConfig, shard: int, conn: Any, truth_file: str) -> None:
     """Runs in a child process: one shard, its lines sent in batches, its truth to a file."""
     try:
         part = Part(config, shard)
+        # What exists now (modules, rulebooks, the cast) lives as long as the process: kept out
+        # of the collector's full passes, which would otherwise walk it again and again.
+        gc.freeze()
         truth = JsonLinesSink(Path(truth_file))
         dumps = orjson.dumps
         batch: list[tuple[str, int, bytes]] = []
@@ -181,6 +185,11 @@ def _write_parallel(
     # spawn, do not re-run the main script (``python -c`` or a script without a main guard).
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        # The server imports the generator's modules once and forks ready workers from it: each
+        # importing them itself (SQLAlchemy and the services, ~1.5 s) delayed the first lines by
+        # seconds. (No effect when this process's server already runs: it has them then.)
+        multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])
     n = len(sim.parts)
     pieces = [truth_path.with_name(f"{truth_path.name}.{i}") for i in range(n)]
     summaries: list[Summary] = []

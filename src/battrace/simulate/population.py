@@ -22,7 +22,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from functools import cache
 from itertools import accumulate
 
 from battrace.domain.forecast import (
@@ -34,7 +33,17 @@ from battrace.domain.forecast import (
     sales_by_year,
     segment_shares,
 )
-from battrace.simulate.engine import CST, Chemistry, Design, Engine, Ent, Episode, Pack, later
+from battrace.simulate.engine import (
+    CST,
+    Chemistry,
+    Design,
+    Engine,
+    Ent,
+    Episode,
+    Pack,
+    choice,
+    later,
+)
 
 # Cell voltages and capacity ranges are ASSUMPTION (typical prismatic cells); pack kg/kWh comes
 # from the forecast parameters (BatPaC 5.2). Black mass and copper per kWh: the demo's figures
@@ -103,15 +112,16 @@ def production_times(
             yield base + timedelta(seconds=s)
 
 
-@cache
-def _cum(items: tuple[tuple[str, float], ...]) -> tuple[tuple[str, ...], tuple[float, ...]]:
-    names = tuple(k for k, _ in items)
-    return names, tuple(accumulate(v for _, v in items))
+Shares = tuple[tuple[str, ...], tuple[float, ...]]  # names and cumulative weights
 
 
-def _choose(rng: random.Random, shares: Mapping[str, float]) -> str:
-    names, cum = _cum(tuple(shares.items()))
-    return rng.choices(names, cum_weights=cum)[0]
+def _cum(shares: Mapping[str, float]) -> Shares:
+    return tuple(shares), tuple(accumulate(shares.values()))
+
+
+def _choose(rng: random.Random, shares: Shares) -> str:
+    """``rng.choices(names, weights)[0]`` (the same draw) from shares made by :func:`_cum`."""
+    return choice(rng, *shares)
 
 
 class WeibullPopulation:
@@ -132,9 +142,9 @@ class WeibullPopulation:
         self.cascade_life = cascade_life
         self.province = province
         self._kwh: dict[tuple[str, str, int], float] = {}
-        self._segments: dict[int, dict[str, float]] = {}
-        self._chems: dict[tuple[str, int], dict[str, float]] = {}
-        self._provinces: dict[tuple[str, int], dict[str, float]] = {}
+        self._segments: dict[int, Shares] = {}
+        self._chems: dict[tuple[str, int], Shares] = {}
+        self._provinces: dict[tuple[str, int], Shares] = {}
 
     def pack_kwh(self, segment: str, chem: str, year: int) -> float:
         key = (segment, chem, year)
@@ -149,20 +159,22 @@ class WeibullPopulation:
         year = t0.year
         seg_shares = self._segments.get(year)
         if seg_shares is None:
-            seg_shares = self._segments[year] = segment_shares(year)
+            seg_shares = self._segments[year] = _cum(segment_shares(year))
         segment = _choose(rng, seg_shares)
         chem_shares = self._chems.get((segment, year))
         if chem_shares is None:
-            chem_shares = self._chems[(segment, year)] = {
-                k: v for k, v in chemistry_shares(segment, year).items() if v > 0
-            }
+            chem_shares = self._chems[(segment, year)] = _cum(
+                {k: v for k, v in chemistry_shares(segment, year).items() if v > 0}
+            )
         chem = _choose(rng, chem_shares)
         if self.province is not None:
             province = self.province
         else:
             prov_shares = self._provinces.get((segment, year))
             if prov_shares is None:
-                prov_shares = self._provinces[(segment, year)] = province_shares(segment, year)
+                prov_shares = self._provinces[(segment, year)] = _cum(
+                    province_shares(segment, year)
+                )
             province = _choose(rng, prov_shares)
         maker = eng.pick(rng, "battery_maker")
         if self.unregistered and eng.policy.inject("code-not-registered"):

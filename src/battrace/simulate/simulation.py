@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from math import log
 from typing import Any
 
 from battrace.domain.epcis.document import DEFAULT_CONTEXT
@@ -25,6 +26,7 @@ from battrace.domain.lifecycle import builders as b
 from battrace.domain.rules import add_working_days, china_today
 from battrace.simulate.cast import build_cast
 from battrace.simulate.engine import CST, Calendar, Engine, Ent, Flows, Meta, merge, sources
+from battrace.simulate.events import iso
 from battrace.simulate.population import (
     WeibullPopulation,
     chemistries,
@@ -45,6 +47,7 @@ DEFAULT_FORMAL_SHARE = 0.2
 
 NORMAL_DELAY_MEAN_H = 3.0  # ASSUMPTION
 NORMAL_DELAY_MAX_H = 46.0  # ASSUMPTION: < 2 days, so never late against 15 working days
+_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,8 @@ class Part:
                 out["rules"] = list(rules.governing(record["alert"], actor, day))
             return out
 
-        expo = rng.expovariate
+        # rng.expovariate(1.0), draw for draw, without the call: -log(1 - random()) / 1.0.
+        draw = rng.random
         push, pop = heapq.heappush, heapq.heappop
         merged = merge(eng, sources(eng, self._times), self.calendar)
         try:
@@ -290,9 +294,9 @@ class Part:
                             },
                         }
                     else:
-                        reported = t + timedelta(milliseconds=int(min(expo(1.0) * mean_s, max_s)))
+                        reported = t + _MS * int(min(-log(1.0 - draw()) * mean_s, max_s))
                 else:
-                    reported = t + timedelta(milliseconds=int(min(expo(1.0) * mean_s, max_s)))
+                    reported = t + _MS * int(min(-log(1.0 - draw()) * mean_s, max_s))
                 if meta is not None and meta.stock is not None and limit is not None:
                     self._stock(meta, t, event, who, reported, stock, episodes, limit, emit)
                 if meta is not None and meta.truth:
@@ -309,7 +313,7 @@ class Part:
                 while buffer[0][0] <= t:
                     rt, _, rwho, revent = pop(buffer)
                     # China time, as eventTime: ISO 8601 with offset, no conversion.
-                    revent["recordTime"] = rt.isoformat(timespec="milliseconds")
+                    revent["recordTime"] = iso(rt)
                     step = revent.get("bizStep") or revent["type"]
                     by_step[step] = by_step.get(step, 0) + 1
                     yield rt, rwho, revent
@@ -330,7 +334,7 @@ class Part:
         self, rt: datetime, who: str, event: dict[str, Any], by_step: dict[str, int]
     ) -> tuple[datetime, str, dict[str, Any]]:
         # China time, as eventTime: ISO 8601 with offset, and no conversion on the hot path.
-        event["recordTime"] = rt.isoformat(timespec="milliseconds")
+        event["recordTime"] = iso(rt)
         step = event.get("bizStep") or event["type"]
         by_step[step] = by_step.get(step, 0) + 1
         return rt, who, event
