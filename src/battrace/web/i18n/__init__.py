@@ -191,7 +191,8 @@ def _grouped(value: float | int | Decimal, digits: int, locale: str) -> str:
     text = format(value, f",.{digits}f")  # Decimal and int round half-even, like Babel
     group, decimal, minus = _symbols(locale)
     if (group, decimal, minus) != (",", ".", "-"):
-        text = text.translate(str.maketrans({",": group, ".": decimal, "-": minus}))
+        table: dict[str, str | int | None] = {",": group, ".": decimal, "-": minus}
+        text = text.translate(str.maketrans(table))
     return text
 
 
