@@ -1,6 +1,9 @@
 """SQL of the HTTP interface: keys, capture jobs, the audit log, the read-scope index and EPCIS
-event queries. One implementation for SQLite and PostgreSQL (SQLAlchemy Core; the two upserts
-on the hot path are written per dialect).
+event queries. One implementation for SQLite and PostgreSQL: SQLAlchemy Core, except on the
+hot paths — the two upserts of the index, written per dialect, and the statements every read
+request runs (key check, index check, EPCIS filters, a battery's trace), written as driver-level
+SQL valid on both, because building and compiling them with Core cost more than running them.
+A request runs its reads on one connection (:func:`reading`).
 
 The services above call these functions with a :class:`~battrace.persistence.base.Store` (or a
 :class:`~battrace.persistence.base.WriteTxn` inside a capture); nothing here knows HTTP.
@@ -8,21 +11,18 @@ The services above call these functions with a :class:`~battrace.persistence.bas
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    and_,
     exists,
     false,
-    func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
@@ -30,7 +30,14 @@ from sqlalchemy import exc as sa_exc
 
 from battrace.persistence import schema as t
 from battrace.persistence import schema_api as a
-from battrace.persistence.base import EnterpriseRow, Store, WriteTxn
+from battrace.persistence.base import (
+    EnterpriseRow,
+    EventRow,
+    InconsistencyRow,
+    ObjectSummary,
+    Store,
+    WriteTxn,
+)
 from battrace.persistence.sql import SqlStore, SqlWriteTxn, _translate
 
 T = TypeVar("T")
@@ -50,12 +57,23 @@ def _conn_of(txn: WriteTxn) -> Connection:
 
 
 def _read(store: Store, fn: Any) -> Any:
-    sql = _sql(store)
-    try:
-        with sql.engine.connect() as conn:
-            return fn(conn)
-    except sa_exc.DBAPIError as exc:
-        raise _translate(exc) from exc
+    """``fn(connection)``: on the connection :func:`reading` bound, else on one of its own."""
+    return _sql(store)._run(fn)
+
+
+def reading(store: Store) -> AbstractContextManager[Connection]:
+    """Every read of ``store`` in the block (this module's and the ledger's) on one connection
+    and in one transaction: the reads of one HTTP request."""
+    return _sql(store).reading()
+
+
+def new_snapshot(store: Store) -> None:
+    """End the read transaction of the connection :func:`reading` bound (if any), so the next
+    read sees what was committed since — e.g. the index rows just written by another
+    connection (SQLite keeps a reader on its snapshot until the transaction ends)."""
+    bound = SqlStore._bound.get()
+    if bound is not None and bound[0] is store and bound[1].in_transaction():
+        bound[1].rollback()
 
 
 def _write(store: Store, fn: Any) -> Any:
@@ -122,34 +140,38 @@ def get_key(store: Store, key_id: str) -> KeyRow | None:
     return None if r is None else _key(r)
 
 
+_KEY_AND_ENTERPRISE = (
+    "SELECT k.key_id, k.enterprise, k.name, k.secret_hash, k.created_at, k.revoked_at, "
+    "en.uscc, en.name_zh, en.name_en, en.province, en.roles, en.sites, en.qualifications, "
+    "en.created_at FROM api_keys k LEFT JOIN enterprises en ON en.uscc = k.enterprise "
+    "WHERE k.key_id = {m}"
+)
+
+
 def key_and_enterprise(store: Store, key_id: str) -> tuple[KeyRow, EnterpriseRow | None] | None:
     """The key and its enterprise (without manufacturer codes) in one query: the per-request
-    authentication of the HTTP interface."""
-    k = a.api_keys
-    en = t.enterprises
-    q = (
-        select(k, en.c.name_zh, en.c.name_en, en.c.province, en.c.roles, en.c.sites)
-        .add_columns(en.c.qualifications, en.c.created_at.label("ent_created"))
-        .add_columns(en.c.uscc.label("ent_uscc"))
-        .outerjoin(en, en.c.uscc == k.c.enterprise)
-        .where(k.c.key_id == key_id)
+    authentication of the HTTP interface (driver-level SQL: it runs on every request)."""
+    r = _read(
+        store,
+        lambda conn: conn.exec_driver_sql(
+            _KEY_AND_ENTERPRISE.format(m=_mark(conn)), (key_id,)
+        ).first(),
     )
-    r = _read(store, lambda conn: conn.execute(q).first())
     if r is None:
         return None
     enterprise = None
-    if r.ent_uscc is not None:
+    if r[6] is not None:
         enterprise = EnterpriseRow(
-            uscc=r.ent_uscc,
-            name_zh=r.name_zh,
-            name_en=r.name_en,
-            province=r.province,
-            roles=orjson.loads(r.roles),
-            sites=orjson.loads(r.sites),
-            qualifications=orjson.loads(r.qualifications),
-            created_at=r.ent_created,
+            uscc=r[6],
+            name_zh=r[7],
+            name_en=r[8],
+            province=r[9],
+            roles=orjson.loads(r[10]),
+            sites=orjson.loads(r[11]),
+            qualifications=orjson.loads(r[12]),
+            created_at=r[13],
         )
-    return _key(r), enterprise
+    return KeyRow(*r[:6]), enterprise
 
 
 def list_keys(store: Store, enterprise: str | None = None) -> list[KeyRow]:
@@ -349,15 +371,15 @@ def index_watermark(txn: WriteTxn) -> int:
     return int(value or 0)
 
 
+_INDEX_LAG = (
+    "SELECT (SELECT last_event_seq FROM api_index_state WHERE id = 1), "
+    "(SELECT event_count FROM ledger_head WHERE id = 1)"
+)
+
+
 def index_lag(store: Store) -> tuple[int, int]:
     """(events indexed for read scope, events in the ledger), in one round trip."""
-    indexed = (
-        select(a.api_index_state.c.last_event_seq)
-        .where(a.api_index_state.c.id == 1)
-        .scalar_subquery()
-    )
-    total = select(t.ledger_head.c.event_count).where(t.ledger_head.c.id == 1).scalar_subquery()
-    r = _read(store, lambda conn: conn.execute(select(indexed, total)).one())
+    r = _read(store, lambda conn: conn.exec_driver_sql(_INDEX_LAG).one())
     return int(r[0] or 0), int(r[1] or 0)
 
 
@@ -422,13 +444,15 @@ def write_index(
 
 def participated(store: Store, principal: str, seqs: Collection[int]) -> set[int]:
     """Which of these events ``principal`` (a USCC or province:NN) took part in."""
-    acc = a.api_event_access.c
 
     def fn(conn: Connection) -> set[int]:
         out: set[int] = set()
         for part in _chunks(seqs):
-            q = select(acc.event_seq).where(acc.principal == principal, acc.event_seq.in_(part))
-            out.update(conn.execute(q).scalars())
+            sql = (
+                f"SELECT event_seq FROM api_event_access WHERE principal = {_mark(conn)} "
+                f"AND event_seq IN ({_marks(conn, len(part))})"
+            )
+            out.update(r[0] for r in conn.exec_driver_sql(sql, (principal, *part)).all())
         return out
 
     return _read(store, fn)  # type: ignore[no-any-return]
@@ -497,10 +521,167 @@ def holders(store: Store, epcs: Collection[str]) -> dict[str, str | None]:
     return _read(store, fn)  # type: ignore[no-any-return]
 
 
-# -- EPCIS event queries -----------------------------------------------------------------------
+# -- a battery's trace, scoped -------------------------------------------------------------------
 
-ORDER_COLUMNS = {"seq": t.events.c.seq, "eventTime": t.events.c.event_time}
-ORDER_COLUMNS["recordTime"] = t.events.c.record_time
+_EVENT_COLUMNS = (
+    "e.seq, e.event_id, e.capture_seq, e.position, e.record_time, e.event_time, e.event_type, "
+    "e.action, e.biz_step, e.disposition, e.read_point, e.biz_location, e.reporter, "
+    "e.is_declaration, e.body"
+)
+
+
+def _marks(conn: Connection, n: int) -> str:
+    return ", ".join([_mark(conn)] * n)
+
+
+class TraceReads(SqlStore):
+    """The ledger reads of ``services.trace.trace`` as driver-level SQL on the connection of
+    the request (:func:`reading`), for ``GET /api/batteries/{code}``: a trace makes seven or so
+    small queries, and building and compiling each with SQLAlchemy Core cost several times more
+    than running it. Same statements and row order as :class:`SqlStore`'s methods
+    (tests/http/test_read_path.py compares the two).
+
+    With a ``principal``, the events query also says which events it took part in
+    (``api_event_access``): the read-scope check rides on the trace's own query. ``rows`` and
+    ``took`` keep what it found."""
+
+    def __init__(self, store: Store, principal: str | None = None) -> None:
+        base = _sql(store)
+        super().__init__(base.url, base.engine)
+        self.base = base
+        self.principal = principal
+        self.rows: list[EventRow] = []
+        self.took: set[int] = set()
+
+    def _run(self, fn: Callable[[Connection], T]) -> T:
+        return self.base._run(fn)
+
+    def get_view(self, epc: str) -> str | None:
+        sql = 'SELECT "view" FROM objects WHERE epc = {m}'
+        return self._run(
+            lambda conn: conn.exec_driver_sql(sql.format(m=_mark(conn)), (epc,)).scalar()
+        )
+
+    def events_for(self, epc: str) -> list[tuple[str, EventRow]]:
+        def fn(conn: Connection) -> list[tuple[str, EventRow]]:
+            m = _mark(conn)
+            took = "0"
+            params: tuple[str, ...] = (epc,)
+            if self.principal is not None:
+                took = (
+                    "CASE WHEN EXISTS (SELECT 1 FROM api_event_access acc WHERE "
+                    f"acc.principal = {m} AND acc.event_seq = e.seq) THEN 1 ELSE 0 END"
+                )
+                params = (self.principal, epc)
+            sql = (
+                f"SELECT ee.role, {took}, {_EVENT_COLUMNS} FROM event_epcs ee "
+                f"JOIN events e ON e.seq = ee.event_seq WHERE ee.epc = {m} "
+                "ORDER BY e.event_time, e.seq"
+            )
+            out = []
+            for r in conn.exec_driver_sql(sql, params).all():
+                row = EventRow(
+                    seq=r[2],
+                    event_id=r[3],
+                    capture_seq=r[4],
+                    position=r[5],
+                    record_time=r[6],
+                    event_time=r[7],
+                    event_type=r[8],
+                    action=r[9],
+                    biz_step=r[10],
+                    disposition=r[11],
+                    read_point=r[12],
+                    biz_location=r[13],
+                    reporter=r[14],
+                    is_declaration=bool(r[15]),
+                    body=r[16],
+                )
+                out.append((r[0], row))
+                self.rows.append(row)
+                if r[1]:
+                    self.took.add(row.seq)
+            return out
+
+        return self._run(fn)
+
+    def declared_ids(self, ids: Collection[str]) -> set[str]:
+        def fn(conn: Connection) -> set[str]:
+            found: set[str] = set()
+            for part in _chunks(ids):
+                sql = (
+                    f"SELECT event_id FROM events WHERE event_id IN ({_marks(conn, len(part))}) "
+                    "AND is_declaration = 1"
+                )
+                found.update(r[0] for r in conn.exec_driver_sql(sql, tuple(part)).all())
+            return found
+
+        return self._run(fn) if ids else set()
+
+    def epcs_of_events(self, seqs: Collection[int]) -> dict[int, list[tuple[str, str]]]:
+        def fn(conn: Connection) -> dict[int, list[tuple[str, str]]]:
+            out: dict[int, list[tuple[str, str]]] = {}
+            for part in _chunks(seqs):
+                sql = (
+                    "SELECT event_seq, epc, role FROM event_epcs "
+                    f"WHERE event_seq IN ({_marks(conn, len(part))})"
+                )
+                for r in conn.exec_driver_sql(sql, tuple(part)).all():
+                    out.setdefault(r[0], []).append((r[1], r[2]))
+            return out
+
+        return self._run(fn)
+
+    def descendants(self, root: str, max_depth: int) -> list[ObjectSummary]:
+        def fn(conn: Connection) -> list[ObjectSummary]:
+            out: list[ObjectSummary] = []
+            level = [root]
+            for _ in range(max_depth):
+                found: list[ObjectSummary] = []
+                for part in _chunks(level):
+                    sql = (
+                        "SELECT epc, parent, state, holder FROM objects "
+                        f"WHERE parent IN ({_marks(conn, len(part))})"
+                    )
+                    rows = conn.exec_driver_sql(sql, tuple(part)).all()
+                    found.extend(ObjectSummary(*r) for r in rows)
+                if not found:
+                    break
+                found.sort(key=lambda r: r.epc)
+                out.extend(found)
+                level = [r.epc for r in found]
+            return out
+
+        return self._run(fn)
+
+    def inconsistencies_for(self, epc: str) -> list[InconsistencyRow]:
+        def fn(conn: Connection) -> list[InconsistencyRow]:
+            sql = (
+                "SELECT epc, event_id, reason, detected_at FROM inconsistencies "
+                f"WHERE epc = {_mark(conn)} ORDER BY id"
+            )
+            return [InconsistencyRow(*r) for r in conn.exec_driver_sql(sql, (epc,)).all()]
+
+        return self._run(fn)
+
+    def records(self) -> list[EventRecord]:
+        """The events :meth:`events_for` read, as query records (for the scope check)."""
+        return [
+            EventRecord(
+                r.seq,
+                r.event_id,
+                r.record_time,
+                r.event_time,
+                r.is_declaration,
+                r.body,
+                "",
+                r.reporter,
+            )
+            for r in self.rows
+        ]
+
+
+# -- EPCIS event queries -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,42 +727,59 @@ class EventRecord:
         return self.seq
 
 
-def _conditions(flt: EventFilter) -> list[ColumnElement[bool]]:
-    e = t.events.c
-    out: list[ColumnElement[bool]] = []
+#: Sort columns of ``EventFilter.order``.
+ORDER_COLUMNS = {"seq": "e.seq", "eventTime": "e.event_time", "recordTime": "e.record_time"}
+
+
+def _conditions(flt: EventFilter, mark: str) -> tuple[list[str], list[Any]]:
+    """The filter as SQL conditions on ``events e`` and their parameters. Driver-level SQL:
+    every EPCIS query builds one, and with SQLAlchemy Core building and compiling it cost more
+    than running it. Every value is a parameter; column names come from this code only."""
+    conds: list[str] = []
+    params: list[Any] = []
+
+    def among(column: str, values: Sequence[Any]) -> str:
+        params.extend(values)
+        return f"{column} IN ({', '.join([mark] * len(values))})"
+
     for column, values in (
-        (e.event_type, flt.event_types),
-        (e.action, flt.actions),
-        (e.biz_step, flt.biz_steps),
-        (e.disposition, flt.dispositions),
-        (e.read_point, flt.read_points),
-        (e.biz_location, flt.biz_locations),
-        (e.event_id, flt.event_ids),
+        ("e.event_type", flt.event_types),
+        ("e.action", flt.actions),
+        ("e.biz_step", flt.biz_steps),
+        ("e.disposition", flt.dispositions),
+        ("e.read_point", flt.read_points),
+        ("e.biz_location", flt.biz_locations),
+        ("e.event_id", flt.event_ids),
     ):
         if values:
-            out.append(column.in_(values))
-    if flt.ge_event_time:
-        out.append(e.event_time >= flt.ge_event_time)
-    if flt.lt_event_time:
-        out.append(e.event_time < flt.lt_event_time)
-    if flt.ge_record_time:
-        out.append(e.record_time >= flt.ge_record_time)
-    if flt.lt_record_time:
-        out.append(e.record_time < flt.lt_record_time)
+            conds.append(among(column, values))
+    for column, op, value in (
+        ("e.event_time", ">=", flt.ge_event_time),
+        ("e.event_time", "<", flt.lt_event_time),
+        ("e.record_time", ">=", flt.ge_record_time),
+        ("e.record_time", "<", flt.lt_record_time),
+    ):
+        if value:
+            conds.append(f"{column} {op} {mark}")
+            params.append(value)
     if flt.declarations_only:
-        out.append(e.is_declaration == 1)
-    ee = t.event_epcs.c
+        conds.append("e.is_declaration = 1")
     for roles, ids in flt.epcs:
-        sub = select(ee.event_seq).where(ee.epc.in_(ids))
+        sub = f"SELECT ee.event_seq FROM event_epcs ee WHERE {among('ee.epc', ids)}"
         if roles:
-            sub = sub.where(ee.role.in_(roles))
-        out.append(e.seq.in_(sub))
+            sub += f" AND {among('ee.role', roles)}"
+        conds.append(f"e.seq IN ({sub})")
     if flt.principal is not None:
-        acc = a.api_event_access.c
-        out.append(
-            exists(select(literal(1)).where(acc.principal == flt.principal, acc.event_seq == e.seq))
+        conds.append(
+            "EXISTS (SELECT 1 FROM api_event_access acc "
+            f"WHERE acc.principal = {mark} AND acc.event_seq = e.seq)"
         )
-    return out
+        params.append(flt.principal)
+    return conds, params
+
+
+def _where(conds: list[str]) -> str:
+    return f" WHERE {' AND '.join(conds)}" if conds else ""
 
 
 def select_events(
@@ -589,60 +787,49 @@ def select_events(
 ) -> list[EventRecord]:
     """Events matching ``flt`` in its order, after ``cursor`` = (sort key, seq) of the last event
     of the previous page (keyset paging: stable while new events arrive)."""
-    e = t.events.c
-    c = t.captures.c
     column = ORDER_COLUMNS[flt.order]
-    q = select(
-        e.seq,
-        e.event_id,
-        e.record_time,
-        e.event_time,
-        e.is_declaration,
-        e.body,
-        c.context,
-        e.reporter,
-    ).join(t.captures, c.seq == e.capture_seq)
-    conds = _conditions(flt)
-    if cursor is not None:
-        key, seq = cursor
-        if flt.order == "seq":
-            conds.append(e.seq < seq if flt.descending else e.seq > seq)
-        elif flt.descending:
-            conds.append(or_(column < key, and_(column == key, e.seq < seq)))
-        else:
-            conds.append(or_(column > key, and_(column == key, e.seq > seq)))
-    if conds:
-        q = q.where(*conds)
-    if flt.order == "seq":
-        q = q.order_by(e.seq.desc() if flt.descending else e.seq)
-    elif flt.descending:
-        q = q.order_by(column.desc(), e.seq.desc())
-    else:
-        q = q.order_by(column, e.seq)
-    q = q.limit(limit)
-    return _read(  # type: ignore[no-any-return]
-        store,
-        lambda conn: [
-            EventRecord(
-                r.seq,
-                r.event_id,
-                r.record_time,
-                r.event_time,
-                bool(r.is_declaration),
-                r.body,
-                r.context,
-                r.reporter,
-            )
-            for r in conn.execute(q)
-        ],
-    )
+    direction = " DESC" if flt.descending else ""
+
+    def fn(conn: Connection) -> list[EventRecord]:
+        m = _mark(conn)
+        conds, params = _conditions(flt, m)
+        if cursor is not None:
+            key, seq = cursor
+            op = "<" if flt.descending else ">"
+            if flt.order == "seq":
+                conds.append(f"e.seq {op} {m}")
+                params.append(seq)
+            else:
+                conds.append(f"({column} {op} {m} OR ({column} = {m} AND e.seq {op} {m}))")
+                params += [key, key, seq]
+        order = f"e.seq{direction}"
+        if flt.order != "seq":
+            order = f"{column}{direction}, {order}"
+        sql = (
+            "SELECT e.seq, e.event_id, e.record_time, e.event_time, e.is_declaration, e.body, "
+            "c.context, e.reporter FROM events e JOIN captures c ON c.seq = e.capture_seq"
+            f"{_where(conds)} ORDER BY {order} LIMIT {int(limit)}"
+        )
+        return [
+            EventRecord(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7])
+            for r in conn.exec_driver_sql(sql, tuple(params)).all()
+        ]
+
+    return _read(store, fn)  # type: ignore[no-any-return]
 
 
 def count_events(store: Store, flt: EventFilter, at_least: int) -> int:
     """How many events match, counting no further than ``at_least`` (maxEventCount checks)."""
-    inner = select(t.events.c.seq).where(*_conditions(flt)).limit(at_least)
-    q = select(func.count()).select_from(inner.subquery())
-    return int(_read(store, lambda conn: conn.execute(q).scalar_one()))
+
+    def fn(conn: Connection) -> int:
+        conds, params = _conditions(flt, _mark(conn))
+        sql = (
+            f"SELECT count(*) FROM (SELECT e.seq FROM events e{_where(conds)} "
+            f"LIMIT {int(at_least)}) AS matching"
+        )
+        return int(conn.exec_driver_sql(sql, tuple(params)).scalar_one())
+
+    return _read(store, fn)  # type: ignore[no-any-return]
 
 
 DISTINCT_COLUMNS = {

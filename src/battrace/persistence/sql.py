@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from alembic import command
@@ -359,8 +360,35 @@ class SqlStore(Store):
             yield column.in_(part)
 
     # -- plumbing ---------------------------------------------------------------------------
+    #: The connection :meth:`reading` bound in this context (a request's worker-thread call).
+    _bound: ClassVar[ContextVar[tuple[SqlStore, Connection] | None]] = ContextVar(
+        "battrace_bound_connection", default=None
+    )
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """Run every read of this store in the block on one connection and one transaction:
+        a short HTTP read makes ten or so queries, and a pool checkout plus BEGIN/ROLLBACK for
+        each cost more than the queries (writes still take their own connection)."""
+        bound = self._bound.get()
+        if bound is not None and bound[0] is self:
+            yield bound[1]
+            return
+        try:
+            with self.engine.connect() as conn:
+                token = self._bound.set((self, conn))
+                try:
+                    yield conn
+                finally:
+                    self._bound.reset(token)
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc) from exc
+
     def _run(self, fn: Callable[[Connection], T]) -> T:
         try:
+            bound = self._bound.get()
+            if bound is not None and bound[0] is self:
+                return fn(bound[1])
             with self.engine.connect() as conn:
                 return fn(conn)
         except sa_exc.DBAPIError as exc:

@@ -41,12 +41,14 @@ from battrace.domain.errors import InvalidInput
 from battrace.persistence import queries as q
 from battrace.persistence.base import Store, WriteTxn
 from battrace.persistence.queries import EventFilter, EventRecord
+from battrace.persistence.queries import reading as reading  # one connection per request
 from battrace.services.authorisation import (
     ReadScope,
     object_ids,
     participants,
     province_principal,
 )
+from battrace.services.trace import trace
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
@@ -567,6 +569,7 @@ def ensure_index(store: Store) -> None:
     indexed, total = q.index_lag(store)
     if indexed < total:
         refresh_index(store)
+        q.new_snapshot(store)
 
 
 class ScopeIndexer:
@@ -590,15 +593,35 @@ def scope_trace(store: Store, scope: ReadScope, data: dict[str, Any]) -> dict[st
     """``services.trace.trace`` output cut to what ``scope`` may read: only visible events; the
     current state, genealogy and successors only if every event is visible (the reader holds the
     object now, or is a regulator of it). None if no event is visible."""
-    events: list[dict[str, Any]] = data.get("events") or []
     if scope.kind == "national":
         return {**data, "scope": "full"}
     ensure_index(store)
+    events: list[dict[str, Any]] = data.get("events") or []
     ids = list(dict.fromkeys(e["eventID"] for e in events))
     principal = scope.principal
     assert principal is not None
     records, took = q.events_with_access(store, ids, principal)
-    keep = visible_records(store, scope, records, took)
+    return _cut_trace(data, records, visible_records(store, scope, records, took))
+
+
+def scoped_trace(store: Store, scope: ReadScope, uri: str) -> dict[str, Any] | None:
+    """``scope_trace(store, scope, trace(store, uri))`` for one request, cheaper: the trace's
+    reads run as driver-level SQL (persistence.queries.TraceReads) and its events query also
+    says which events the scope's principal took part in, so the scope check needs no query
+    of its own. Raises InvalidInput, as ``trace`` does, for an object the ledger does not know."""
+    if scope.kind == "national":
+        return {**trace(q.TraceReads(store), uri), "scope": "full"}
+    ensure_index(store)  # first: the events query reads the index
+    reads = q.TraceReads(store, scope.principal)
+    data = trace(reads, uri)
+    records = reads.records()
+    return _cut_trace(data, records, visible_records(store, scope, records, reads.took))
+
+
+def _cut_trace(
+    data: dict[str, Any], records: Sequence[EventRecord], keep: set[int]
+) -> dict[str, Any] | None:
+    events: list[dict[str, Any]] = data.get("events") or []
     seen = {(r.event_id, r.is_declaration) for r in records if r.seq in keep}
     shown = [e for e in events if (e["eventID"], bool(e["errorDeclaration"])) in seen]
     if not shown:

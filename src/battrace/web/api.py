@@ -24,7 +24,6 @@ from battrace.persistence.base import EnterpriseRow, Store
 from battrace.services import query as qs
 from battrace.services.authorisation import ReadScope
 from battrace.services.enterprises import ROLES
-from battrace.services.trace import trace
 from battrace.web.auth import Caller, Principal, caller, principal
 from battrace.web.problems import AUTHENTICATED, ApiError, bad_input, responses
 from battrace.web.runtime import runtime
@@ -102,10 +101,9 @@ def _json(data: Any) -> Response:
 
 def _scoped_trace(store: Store, scope: ReadScope, uri: str, label: str) -> dict[str, Any]:
     try:
-        data = trace(store, uri)
+        scoped = qs.scoped_trace(store, scope, uri)
     except InvalidInput:  # the identifier was validated already: it is just not in the ledger
         raise ApiError(404, f"{label} is not in the ledger") from None
-    scoped = qs.scope_trace(store, scope, data)
     if scoped is None:
         raise ApiError(403, f"{label}: no event of it is visible to enterprise {scope.uscc}")
     return scoped
@@ -139,12 +137,13 @@ async def _trace_response(
     rt = runtime(request)
 
     def work() -> dict[str, Any]:
-        scope = who.principal().scope  # authenticate first, then look at the input
-        try:
-            valid = validate(raw.strip())
-        except InvalidInput as exc:
-            raise bad_input(exc) from None
-        return _scoped_trace(rt.store, scope, f"{prefix}{valid}", f"{what} {valid}")
+        with qs.reading(rt.store):  # one connection for the key check, the trace and the scope
+            scope = who.principal().scope  # authenticate first, then look at the input
+            try:
+                valid = validate(raw.strip())
+            except InvalidInput as exc:
+                raise bad_input(exc) from None
+            return _scoped_trace(rt.store, scope, f"{prefix}{valid}", f"{what} {valid}")
 
     data = await run_in_threadpool(work)
     request.state.audit_detail = f"{len(data['events'])} events ({data['scope']})"

@@ -252,11 +252,12 @@ async def run_query(request: Request, who: Caller, fixed: dict[str, str] | None 
     rt = runtime(request)
 
     def work() -> Response:
-        scope = who.principal().scope
-        params = request.query_params.multi_items()
-        return answer_query(
-            request, rt.store, scope, lambda: qs.parse_event_query(params, fixed=fixed)
-        )
+        with qs.reading(rt.store):  # one connection for the key check and the query
+            scope = who.principal().scope
+            params = request.query_params.multi_items()
+            return answer_query(
+                request, rt.store, scope, lambda: qs.parse_event_query(params, fixed=fixed)
+            )
 
     return await run_in_threadpool(work)
 
