@@ -19,7 +19,12 @@ Targets (issue "Regulation engine and supervision"):
    HTTP client reporting one event at a time). The ratio is the overhead.
 
 ``--quick``: 20,000 packs for (1), 150 packs for (2). Full: 1,000,000 packs for (1) (about 2 GB of
-temporary database), 600 packs for (2).
+database), 600 packs for (2).
+
+The database of (1) is cached between runs under ``$BATTRACE_BENCH_CACHE`` (default
+``/tmp/battrace-bench-cache``), keyed by its size, seed and a digest of the code that generates
+it (the generator, ``facts.py`` and the migrations); a run says when it reuses one. Set
+``BATTRACE_BENCH_CACHE=''`` to build in a temporary directory every time.
 """
 
 from __future__ import annotations
@@ -247,20 +252,46 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def full_reevaluation(packs: int, tmp: Path) -> None:
-    store = SqliteStore(f"sqlite:///{tmp / 'full.sqlite'}")
-    store.migrate()
+#: Where built full-re-evaluation databases are kept between runs (building 1 M packs takes
+#: about 25 minutes; evaluating them, two). Set to an empty string to build afresh every time.
+CACHE_ENV = "BATTRACE_BENCH_CACHE"
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "battrace-bench-cache"
+
+
+def _cache_dir() -> Path | None:
+    value = os.environ.get(CACHE_ENV)
+    if value == "":
+        return None
+    return Path(value) if value else DEFAULT_CACHE
+
+
+def dataset_key(packs: int, seed: int) -> str:
+    """What the built database depends on: its size, its seed, the generator and the code that
+    shapes the facts and the schema. Any change there builds a new file."""
+    import hashlib
+    import inspect
+
+    from battrace.domain.supervision import facts as facts_module
+    from battrace.persistence import migrations
+
+    digest = hashlib.sha256(f"{packs}:{seed}".encode())
+    for fn in (cast, site, lifecycle, facts_of, _load_facts):
+        digest.update(inspect.getsource(fn).encode())
+    digest.update(Path(inspect.getfile(facts_module)).read_bytes())
+    for version in sorted((Path(inspect.getfile(migrations)).parent / "versions").glob("*.py")):
+        digest.update(version.read_bytes())
+    return f"alerts-{packs}-{seed}-{digest.hexdigest()[:12]}"
+
+
+def _load_facts(store: SqliteStore, packs: int, seed: int) -> tuple[int, int]:
+    """The registry and the facts of ``packs`` lifecycles, bulk-loaded: (events, facts)."""
     registry.register(store, cast())
-    rules_file = tmp / "local.toml"
-    rules_file.write_text(LOCAL_RULES, encoding="utf-8")
-    rules = load_rulebooks([rules_file])
-    start = time.perf_counter()
     events = facts_n = 0
     cols = ", ".join(engine.FACT_COLUMNS)
     sql = f"INSERT INTO supervision_facts ({cols}) VALUES ({', '.join('?' * 13)})"
     batch: list[tuple[Any, ...]] = []
     with store.engine.begin() as conn:
-        for n_events, facts in facts_of(packs, seed=1):
+        for n_events, facts in facts_of(packs, seed=seed):
             events += n_events
             facts_n += len(facts)
             batch.extend((*f[:12], 1 if f.primary else 0) for f in facts)
@@ -271,10 +302,56 @@ def full_reevaluation(packs: int, tmp: Path) -> None:
             conn.exec_driver_sql(sql, batch)
         # As if the engine had followed the ledger since its first event.
         engine._set_meta(conn, engine.META_FACTS_THROUGH, str(events))
-    load_s = time.perf_counter() - start
+    return events, facts_n
+
+
+def ledger_database(packs: int, tmp: Path, seed: int = 1) -> Path:
+    """The database of ``packs`` lifecycles: reused from the cache when one was built with the
+    same parameters, else built (into the cache when there is one, published only complete)."""
+    cache = _cache_dir()
+    name = dataset_key(packs, seed) + ".sqlite"
+    if cache is not None and (cache / name).exists():
+        print(f"  reusing the cached database {cache / name} (set {CACHE_ENV}='' to rebuild)")
+        return cache / name
+    building = (cache or tmp) / (name + ".building")
+    building.parent.mkdir(parents=True, exist_ok=True)
+    building.unlink(missing_ok=True)
+    store = SqliteStore(f"sqlite:///{building}")
+    try:
+        store.migrate()
+        start = time.perf_counter()
+        events, facts_n = _load_facts(store, packs, seed)
+        load_s = time.perf_counter() - start
+    finally:
+        store.close()
+    final = building.with_name(name)
+    building.replace(final)  # atomic: an interrupted build is never taken for a complete one
+    where = f"cached as {final}" if cache is not None else "not cached"
     print(
-        f"  {packs:,} packs, {events:,} events, {facts_n:,} facts (generated and loaded in {load_s:.0f} s)"
+        f"  built {packs:,} packs, {events:,} events, {facts_n:,} facts in {load_s:.0f} s ({where})"
     )
+    return final
+
+
+def _reset_outputs(store: SqliteStore) -> None:
+    """A reused database starts as a fresh one: no alerts, no outlet stock from an earlier run."""
+    with store.engine.begin() as conn:
+        for table in ("alert_actions", "alerts", "supervision_stock"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+
+
+def full_reevaluation(packs: int, tmp: Path) -> None:
+    path = ledger_database(packs, tmp)
+    store = SqliteStore(f"sqlite:///{path}")
+    store.migrate()
+    _reset_outputs(store)
+    with store.engine.connect() as conn:
+        events = int(engine._meta(conn, engine.META_FACTS_THROUGH) or 0)
+        facts_n = conn.exec_driver_sql("SELECT count(*) FROM supervision_facts").scalar_one()
+    print(f"  {packs:,} packs, {events:,} events, {facts_n:,} facts")
+    rules_file = tmp / "local.toml"
+    rules_file.write_text(LOCAL_RULES, encoding="utf-8")
+    rules = load_rulebooks([rules_file])
 
     def scan() -> int:
         rows = 0
@@ -287,21 +364,29 @@ def full_reevaluation(packs: int, tmp: Path) -> None:
     scanned = scan()
     scan_s = time.perf_counter() - t0
     print(f"  baseline: read {scanned:,} facts in subject order, no rules: {scan_s:.1f} s")
-    for workers in (1, 2):
-        t0, c0, k0 = time.perf_counter(), time.process_time(), children_cpu()
-        findings = engine.evaluate(store, rules, workers=workers)
-        eval_s = time.perf_counter() - t0
-        cpu_s = time.process_time() - c0 + children_cpu() - k0
-        kinds: dict[str, int] = {}
-        for f in findings:
-            kinds[str(f.kind)] = kinds.get(str(f.kind), 0) + 1
-        print(
-            f"  evaluate, {workers} process(es): {eval_s:.1f} s wall, {cpu_s:.1f} s CPU "
-            f"({events / cpu_s:,.0f} events per CPU-second) = {eval_s / scan_s:.1f}× the read; "
-            f"{events / eval_s:,.0f} events/s; {len(findings):,} findings {kinds}"
-        )
-        if workers == 1:
-            single = eval_s
+    # The split into worker processes is measured at every size (--quick is below the size
+    # from which evaluate() splits by itself).
+    threshold, engine.PARALLEL_MIN_EVENTS = engine.PARALLEL_MIN_EVENTS, 0
+    try:
+        for workers in (1, 2):
+            t0, c0, k0 = time.perf_counter(), time.process_time(), children_cpu()
+            findings = engine.evaluate(store, rules, workers=workers)
+            eval_s = time.perf_counter() - t0
+            parent_s, child_s = time.process_time() - c0, children_cpu() - k0
+            cpu_s = parent_s + child_s
+            kinds: dict[str, int] = {}
+            for f in findings:
+                kinds[str(f.kind)] = kinds.get(str(f.kind), 0) + 1
+            print(
+                f"  evaluate, {workers} process(es): {eval_s:.1f} s wall, {cpu_s:.1f} s CPU "
+                f"(parent {parent_s:.1f} s, workers {child_s:.1f} s; {events / cpu_s:,.0f} events "
+                f"per CPU-second) = {eval_s / scan_s:.1f}× the read; {events / eval_s:,.0f} "
+                f"events/s; {len(findings):,} findings {kinds}"
+            )
+            if workers == 1:
+                single = eval_s
+    finally:
+        engine.PARALLEL_MIN_EVENTS = threshold
     t0 = time.perf_counter()
     report = engine.rebuild(store, rules)
     rebuild_s = time.perf_counter() - t0

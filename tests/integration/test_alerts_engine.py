@@ -321,6 +321,24 @@ def test_parallel_full_evaluation_matches_in_process(
     with world.store.engine.connect() as conn:  # type: ignore[attr-defined]
         plan = engine._parallel_plan(engine.sql_store(world.store), conn, 3)
     assert len(plan) == 3 and plan[0][0] is None and plan[-1][1] is None
+    with world.store.engine.connect() as conn:  # type: ignore[attr-defined]
+        per_subject = [
+            n
+            for _, n in conn.exec_driver_sql(
+                "SELECT subject, count(*) FROM supervision_facts GROUP BY subject ORDER BY subject"
+            )
+        ]
+        ranges = [
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM supervision_facts WHERE (? IS NULL OR subject >= ?)"
+                " AND (? IS NULL OR subject < ?)",
+                (lo, lo, hi, hi),
+            ).scalar_one()
+            for lo, hi in plan
+        ]
+    # Cut by facts, not events: each range is a third of the facts, give or take one subject's.
+    assert sum(ranges) == sum(per_subject)
+    assert all(abs(n - sum(per_subject) / 3) <= 2 * max(per_subject) for n in ranges)
     parallel = engine.evaluate(world.store, world.rules, workers=3)
     assert sorted(f.signature() for f in parallel) == sorted(f.signature() for f in single)
     report = engine.rebuild(world.store, world.rules, workers=2, now=us_of(NOW))

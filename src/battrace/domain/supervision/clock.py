@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from battrace.domain.rules.calendar import CHINA_TZ, add_working_days
 
 US = 1_000_000
-_DAY_US = 86_400 * US
-_CHINA_OFFSET_US = 8 * 3600 * US
+DAY_US = _DAY_US = 86_400 * US
+CHINA_OFFSET_US = _CHINA_OFFSET_US = 8 * 3600 * US
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -43,6 +43,12 @@ def datetime_of(us: int) -> datetime:
 def text_of(us: int) -> str:
     """Microseconds since the epoch as the ledger's fixed-width UTC text."""
     return datetime_of(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def day_number(us: int) -> int:
+    """The China date of an instant as a day number (days since 1970-01-01): a cheap cache key
+    for everything that depends only on the day (hot loops inline the same arithmetic)."""
+    return (us + _CHINA_OFFSET_US) // _DAY_US
 
 
 def china_day(us: int) -> date:

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from operator import itemgetter
+from functools import cache
 from typing import Any, NamedTuple
 
 from battrace.domain.lifecycle import states as S
@@ -47,8 +47,21 @@ from battrace.domain.rules import (
     working_days_between,
 )
 from battrace.domain.supervision import facts as F
-from battrace.domain.supervision.clock import china_day, due_after, end_of_day, text_of
-from battrace.domain.supervision.facts import Fact, knowledge_key, sort_key
+from battrace.domain.supervision.clock import (
+    CHINA_OFFSET_US,
+    DAY_US,
+    china_day,
+    due_after,
+    end_of_day,
+    text_of,
+)
+from battrace.domain.supervision.facts import (
+    LEDGER_ORDER,
+    RECORD_ORDER,
+    TIME_ORDER,
+    Fact,
+    knowledge_key,
+)
 from battrace.domain.supervision.findings import (
     OUTLET_UNIT_PREFIX,
     Finding,
@@ -66,6 +79,7 @@ LAWFUL_REMOVERS = frozenset({"repairer", "swap_operator", "dismantler", "automak
 _VEHICLE_MAKERS = frozenset({"automaker", "importer"})
 
 
+@cache  # pure, and asked for the same few (step, actor) pairs millions of times
 def triggers(step: str, actor: str) -> tuple[Trigger, ...]:
     """The rulebook triggers a step of ``actor`` can bind.
 
@@ -158,12 +172,43 @@ class Deadline:
     provisional: bool
 
 
+class FollowUpDuty(NamedTuple):
+    """A follow-up period that a fact starts: due by ``end``, met by a later fact of the same
+    reporter whose step is in ``moving`` (see :func:`moves_on`)."""
+
+    rule: Rule
+    target: Trigger
+    due: date
+    provisional: bool
+    end: int
+    moving: frozenset[str]
+
+
+class CollectionDuty(NamedTuple):
+    """The collection period that a removal or retirement on some day starts."""
+
+    rule: Rule
+    due: date
+    provisional: bool
+    end: int
+
+
+#: A cached lookup's "not computed yet" (None is a valid cached answer).
+_MISSING: Any = object()
+#: Per-day caches are cleared past this size (a ledger repeats a few thousand keys millions of
+#: times; the bound only guards against a pathological one).
+_CACHE_LIMIT = 500_000
+
+
 class Context:
     """The rules and the registry, with the lookups the engine repeats millions of times cached.
 
     Which rules are in force changes only on the days some rule starts or ends, so rule lookups
     are cached per *epoch* (the span between two such days), not per day: a ledger of ten years
-    costs a few dozen lookups per question instead of thousands.
+    costs a few dozen lookups per question instead of thousands. The questions the rules ask of
+    every fact (which deadline, which follow-up duty, which collection period) are cached per
+    (reporter, step, China day number), so a fact costs one dictionary lookup per rule instead
+    of date arithmetic; enterprises with a role that matters to a hot rule are precomputed sets.
     """
 
     def __init__(self, rules: RuleSet, registry: Registry) -> None:
@@ -187,6 +232,32 @@ class Context:
             kind: frozenset(r.actor.value for r in rules if r.kind is kind and usable(r))
             for kind in RuleKind
         }
+        enterprises = registry.enterprises
+        #: Enterprises some usable rule of a kind binds (any role of theirs among ``bound``).
+        self.bound_reporters: dict[RuleKind, frozenset[str]] = {
+            kind: frozenset(u for u, info in enterprises.items() if info.roles & actors)
+            for kind, actors in self.bound.items()
+        }
+        #: Recycling channels (reaching one is formal collection) and vehicle makers.
+        self.channels = frozenset(u for u, i in enterprises.items() if i.roles & CHANNEL_ROLES)
+        self.vehicle_makers = frozenset(
+            u for u, i in enterprises.items() if i.roles & _VEHICLE_MAKERS
+        )
+        self.outlet_enterprises = frozenset(
+            u for u, i in enterprises.items() if "recycling_outlet" in i.roles
+        )
+        self._outlet_sites: dict[str | None, bool] = {}
+        self._late: dict[tuple[str, str, int], Deadline | None] = {}
+        self._follow_ups: dict[tuple[str, str, int], tuple[FollowUpDuty, ...]] = {}
+        self._follow_up_rules: dict[
+            tuple[str, str, int], tuple[tuple[Rule, Trigger, frozenset[str]], ...]
+        ] = {}
+        self._collection: dict[int, CollectionDuty | None] = {}
+        self._transfer: dict[tuple[str, int], Rule | None] = {}
+        self._unqualified: dict[tuple[Any, ...], str | None] = {}
+        self._sources: dict[tuple[str, str, int], Rule | None] = {}
+        self._limits: dict[tuple[str, int], tuple[Rule, Decimal, str] | None] = {}
+        self._deadline_candidates: dict[tuple[str, str, int], tuple[tuple[Rule, int], ...]] = {}
 
     def epoch(self, day: date) -> int:
         e = self._epochs.get(day)
@@ -228,20 +299,177 @@ class Context:
             hit = self._actors[uscc] = self.registry.roles(uscc) & _ACTORS
         return hit
 
+    def reporting_at(self, reporter: str, step: str, event_time: int) -> Deadline | None:
+        """:meth:`reporting` for an event at ``event_time``, cached by China day number."""
+        key = (reporter, step, (event_time + CHINA_OFFSET_US) // DAY_US)
+        hit = self._late.get(key, _MISSING)
+        if hit is _MISSING:
+            if len(self._late) > _CACHE_LIMIT:
+                self._late.clear()
+            hit = self._late[key] = self.reporting(reporter, step, china_day(event_time))
+        return hit  # type: ignore[no-any-return]
+
+    def follow_up_duties(
+        self, reporter: str, step: str, event_time: int
+    ) -> tuple[FollowUpDuty, ...]:
+        """The follow-up periods a fact of ``reporter`` with ``step`` at ``event_time`` starts,
+        in the order of :meth:`in_force` (cached by China day number)."""
+        key = (reporter, step, (event_time + CHINA_OFFSET_US) // DAY_US)
+        hit = self._follow_ups.get(key)
+        if hit is None:
+            if len(self._follow_ups) > _CACHE_LIMIT:
+                self._follow_ups.clear()
+            hit = self._follow_ups[key] = self._follow_up_duties(
+                reporter, step, china_day(event_time)
+            )
+        return hit
+
+    def _follow_up_duties(self, reporter: str, step: str, day: date) -> tuple[FollowUpDuty, ...]:
+        key = (reporter, step, self.epoch(day))
+        rules = self._follow_up_rules.get(key)
+        if rules is None:
+            rules = self._follow_up_rules[key] = self._follow_up_rules_of(reporter, step, day)
+        out: list[FollowUpDuty] = []
+        for rule, target, moving in rules:
+            timing = _period_due(rule, day)
+            if timing is None:
+                continue
+            due, provisional = timing
+            out.append(FollowUpDuty(rule, target, due, provisional, end_of_day(due), moving))
+        return tuple(out)
+
+    def _follow_up_rules_of(
+        self, reporter: str, step: str, day: date
+    ) -> tuple[tuple[Rule, Trigger, frozenset[str]], ...]:
+        """The follow-up rules a fact can start (they depend on the day's epoch only), each with
+        its follow-up trigger and the steps that meet it."""
+        actors = self.bound_actors(RuleKind.FOLLOW_UP_PERIOD, reporter)
+        if not actors:
+            return ()
+        roles = self.actors(reporter)
+        out: list[tuple[Rule, Trigger, frozenset[str]]] = []
+        for rule in self.in_force(RuleKind.FOLLOW_UP_PERIOD, day):
+            if rule.alert_kind is not AlertKind.MISSING_FOLLOW_UP or rule.actor not in actors:
+                continue
+            target = rule.follow_up_trigger
+            if target is None or rule.trigger not in triggers(step, rule.actor):
+                continue
+            # moves_on depends on the later fact's step alone: precompute the steps it accepts.
+            moving = frozenset(s for s in F.STEPS if moves_on(s, rule.actor, target, roles))
+            out.append((rule, target, moving))
+        return tuple(out)
+
+    def collection_duty(self, event_time: int) -> CollectionDuty | None:
+        """The collection period a removal or retirement at ``event_time`` starts (cached)."""
+        key = (event_time + CHINA_OFFSET_US) // DAY_US
+        hit = self._collection.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = self._collection[key] = self._collection_duty(china_day(event_time))
+        return hit  # type: ignore[no-any-return]
+
+    def _collection_duty(self, day: date) -> CollectionDuty | None:
+        rules = [
+            r
+            for r in self.in_force(RuleKind.COLLECTION_PERIOD, day)
+            if r.alert_kind is AlertKind.RETIRED_NOT_COLLECTED
+        ]
+        if not rules:
+            return None
+        timing = _period_due(rules[0], day)
+        if timing is None:
+            return None
+        due, provisional = timing
+        return CollectionDuty(rules[0], due, provisional, end_of_day(due))
+
+    def transfer_rule(self, reporter: str, event_time: int) -> Rule | None:
+        """The ``unqualified-transfer`` rule that binds a shipment of ``reporter`` (cached)."""
+        key = (reporter, (event_time + CHINA_OFFSET_US) // DAY_US)
+        hit = self._transfer.get(key, _MISSING)
+        if hit is _MISSING:
+            if len(self._transfer) > _CACHE_LIMIT:
+                self._transfer.clear()
+            actors = self.bound_actors(RuleKind.TRANSFER_RESTRICTION, reporter)
+            rules = [
+                r
+                for r in self.in_force(RuleKind.TRANSFER_RESTRICTION, china_day(event_time))
+                if r.alert_kind is AlertKind.UNQUALIFIED_TRANSFER
+                and r.actor in actors
+                and r.trigger is Trigger.SHIPPING
+            ]
+            # The one that came into force last (lex posterior).
+            hit = self._transfer[key] = rules[0] if rules else None
+        return hit  # type: ignore[no-any-return]
+
+    def unqualified(
+        self, receiver: str | None, allowed: Sequence[Actor], producers: Sequence[str], day: date
+    ) -> str | None:
+        """:func:`_unqualified`, cached: a ledger ships to few receivers for few producers."""
+        key = (receiver, tuple(allowed), tuple(producers), day)
+        hit = self._unqualified.get(key, _MISSING)
+        if hit is _MISSING:
+            if len(self._unqualified) > _CACHE_LIMIT:
+                self._unqualified.clear()
+            hit = self._unqualified[key] = _unqualified(receiver, allowed, producers, day, self)
+        return hit  # type: ignore[no-any-return]
+
+    def source_rule(self, holder: str, step: str, event_time: int) -> Rule | None:
+        """The ``unreported-source`` rule that binds ``holder``'s custody step (cached)."""
+        key = (holder, step, (event_time + CHINA_OFFSET_US) // DAY_US)
+        hit = self._sources.get(key, _MISSING)
+        if hit is _MISSING:
+            if len(self._sources) > _CACHE_LIMIT:
+                self._sources.clear()
+            actors = self.actors(holder)
+            rules = [
+                r
+                for r in self.in_force(RuleKind.SOURCE_VERIFICATION, china_day(event_time))
+                if r.alert_kind is AlertKind.UNREPORTED_SOURCE
+                and r.actor in actors
+                and (r.trigger is Trigger.RECEIVING or r.trigger in triggers(step, r.actor))
+            ]
+            hit = self._sources[key] = rules[0] if rules else None
+        return hit  # type: ignore[no-any-return]
+
+    def storage_limit(self, site: str, day: date) -> tuple[Rule, Decimal, str] | None:
+        """The storage limit of an outlet site on ``day`` (cached per site and epoch)."""
+        key = (site, self.epoch(day))
+        hit = self._limits.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = self._limits[key] = _storage_limit(self, site, day)
+        return hit  # type: ignore[no-any-return]
+
+    def outlet_site(self, site: str | None) -> bool:
+        """Whether ``site`` is a site of a registered recycling service outlet (cached)."""
+        hit = self._outlet_sites.get(site)
+        if hit is None:
+            hit = self._outlet_sites[site] = self.registry.outlet_site(site) is not None
+        return hit
+
+    def _deadline_rules(self, reporter: str, step: str, day: date) -> tuple[tuple[Rule, int], ...]:
+        """The deadline rules (and their working days) that may bind a step of ``reporter``:
+        they depend on the day's epoch only, so a new day costs the due dates alone."""
+        key = (reporter, step, self.epoch(day))
+        hit = self._deadline_candidates.get(key)
+        if hit is None:
+            found: list[tuple[Rule, int]] = []
+            for actor in self.actors(reporter):
+                for trig in triggers(step, actor):
+                    rule = self.deadline_rule(actor, trig, day)
+                    if rule is not None and rule.deadline_working_days is not None:
+                        found.append((rule, rule.deadline_working_days))
+            hit = self._deadline_candidates[key] = tuple(found)
+        return hit
+
     def reporting(self, reporter: str, step: str, day: date) -> Deadline | None:
         key = (reporter, step, day)
         if key in self._reporting:
             return self._reporting[key]
         best: Deadline | None = None
-        for actor in self.actors(reporter):
-            for trig in triggers(step, actor):
-                rule = self.deadline_rule(actor, trig, day)
-                if rule is None or rule.deadline_working_days is None:
-                    continue
-                due, provisional = due_after(day, rule.deadline_working_days, working=True)
-                end = end_of_day(due)
-                if best is None or (end, rule.id) > (best.end, best.rule.id):
-                    best = Deadline(rule, due, end, provisional)
+        for rule, days in self._deadline_rules(reporter, step, day):
+            due, provisional = due_after(day, days, working=True)
+            end = end_of_day(due)
+            if best is None or (end, rule.id) > (best.end, best.rule.id):
+                best = Deadline(rule, due, end, provisional)
         if len(self._reporting) > 500_000:
             self._reporting.clear()
         self._reporting[key] = best
@@ -255,11 +483,12 @@ class Context:
 
 def evaluate_subject(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
     """All findings about one subject from its (known, not retracted) facts, in any order."""
-    ordered = sorted(facts, key=sort_key)
+    ordered = sorted(facts, key=TIME_ORDER)
     out: list[Finding] = []
+    reporting = ctx.reporting_at
     for f in ordered:
         if f.primary:
-            deadline = ctx.reporting(f.reporter, f.step, china_day(f.event_time))
+            deadline = reporting(f.reporter, f.step, f.event_time)
             if deadline is not None and f.record_time >= deadline.end:
                 out.append(_late(f, deadline, ctx))
     kind = S.kind_of(subject)
@@ -325,7 +554,7 @@ def reporting_deadline(f: Fact, ctx: Context) -> Deadline | None:
     An enterprise with several roles is judged under the most lenient applicable deadline: the
     event does not say in which capacity it acted, and an alert must not rest on a guess.
     """
-    return ctx.reporting(f.reporter, f.step, china_day(f.event_time))
+    return ctx.reporting_at(f.reporter, f.step, f.event_time)
 
 
 def late_report(f: Fact, ctx: Context) -> Finding | None:
@@ -371,9 +600,7 @@ class _Outcome:
     resolved_at: int | None
 
 
-def _obligation(
-    trigger: Fact, deadline: int, due: date, satisfying: Sequence[Fact]
-) -> _Outcome | None:
+def _obligation(trigger: Fact, deadline: int, satisfying: Sequence[Fact]) -> _Outcome | None:
     """When an obligation due at ``deadline`` is an alert, and when it stopped being one.
 
     Met in time and known before the deadline passed (or before the trigger itself was known):
@@ -384,8 +611,8 @@ def _obligation(
     detected = max(deadline, trigger.record_time)
     if not satisfying:
         return _Outcome(detected, None, None)
-    first_known = min(satisfying, key=lambda g: (g.record_time, g.capture_seq, g.position))
-    done_in_time = min(g.event_time for g in satisfying) < end_of_day(due)
+    first_known = min(satisfying, key=RECORD_ORDER)
+    done_in_time = min(g.event_time for g in satisfying) < deadline
     if done_in_time and first_known.record_time <= detected:
         return None
     return _Outcome(detected, first_known, max(first_known.record_time, detected))
@@ -400,35 +627,27 @@ def _period_due(rule: Rule, day: date) -> tuple[date, bool] | None:
 
 def _follow_ups(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
     out: list[Finding] = []
-    if not ctx.bound[RuleKind.FOLLOW_UP_PERIOD]:
+    bound = ctx.bound_reporters[RuleKind.FOLLOW_UP_PERIOD]
+    if not bound:
         return out
+    duties_of = ctx.follow_up_duties
     for f in facts:
-        actors = ctx.bound_actors(RuleKind.FOLLOW_UP_PERIOD, f.reporter)
-        if not actors:
+        if f.reporter not in bound:
             continue
-        day = china_day(f.event_time)
-        for rule in ctx.in_force(RuleKind.FOLLOW_UP_PERIOD, day):
-            if rule.alert_kind is not AlertKind.MISSING_FOLLOW_UP or rule.actor not in actors:
-                continue
-            target = rule.follow_up_trigger
-            if target is None or rule.trigger not in triggers(f.step, rule.actor):
-                continue
-            timing = _period_due(rule, day)
-            if timing is None:
-                continue
-            due, provisional = timing
-            roles = ctx.actors(f.reporter)
+        for duty in duties_of(f.reporter, f.step, f.event_time):
+            reporter, start, moving = f.reporter, f.event_time, duty.moving
             sat = [
                 g
                 for g in facts
-                if g is not f
-                and g.reporter == f.reporter
-                and g.event_time >= f.event_time
-                and moves_on(g.step, rule.actor, target, roles)
+                if g.step in moving
+                and g.reporter == reporter
+                and g.event_time >= start
+                and g is not f
             ]
-            outcome = _obligation(f, end_of_day(due), due, sat)
+            outcome = _obligation(f, duty.end, sat)
             if outcome is None:
                 continue
+            rule = duty.rule
             out.append(
                 _finding(
                     AlertKind.MISSING_FOLLOW_UP,
@@ -439,33 +658,33 @@ def _follow_ups(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Findi
                     ctx=ctx,
                     evidence=(f.event_seq,),
                     detected_at=outcome.detected_at,
-                    due=due,
-                    provisional=provisional,
+                    due=duty.due,
+                    provisional=duty.provisional,
                     resolving=outcome.resolving,
                     resolved_at=outcome.resolved_at,
-                    detail={"after": str(rule.trigger), "expected": str(target)},
+                    detail={"after": str(rule.trigger), "expected": str(duty.target)},
                 )
             )
     return out
 
 
+_BACK_IN_VEHICLE = frozenset({F.INSTALL, F.REPLACE})
+
+
 def _closes_collection(f: Fact, ctx: Context) -> bool:
-    if f.step in (F.INSTALL, F.REPLACE):
+    if f.step in _BACK_IN_VEHICLE:
         return True  # back in a vehicle: not waste any more
-    return f.step in F.CUSTODY_STEPS and bool(ctx.registry.roles(f.reporter) & CHANNEL_ROLES)
+    return f.step in F.CUSTODY_STEPS and f.reporter in ctx.channels
 
 
 def _producers(subject: str, facts: Sequence[Fact], ctx: Context, before: int | None) -> list[str]:
     """The automaker(s) that installed the battery (latest first), then its battery maker."""
     out: list[str] = []
+    makers = ctx.vehicle_makers
     for f in reversed(facts):
         if before is not None and f.event_time > before:
             continue
-        if (
-            f.step in (F.INSTALL, F.REPLACE)
-            and ctx.registry.roles(f.reporter) & _VEHICLE_MAKERS
-            and f.reporter not in out
-        ):
+        if f.step in _BACK_IN_VEHICLE and f.reporter in makers and f.reporter not in out:
             out.append(f.reporter)
     owner = _code_owner(subject, ctx)
     if owner is not None and owner not in out:
@@ -479,6 +698,9 @@ def _code_owner(subject: str, ctx: Context) -> str | None:
     return ctx.registry.code_owners.get(subject[len(S.BATTERY_URN) :][:3])
 
 
+_RETIRING = frozenset({F.REMOVE, F.RETIRE})
+
+
 def _not_collected(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
     if not ctx.bound[RuleKind.COLLECTION_PERIOD]:
         return []
@@ -487,32 +709,23 @@ def _not_collected(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Fi
     episodes: list[tuple[Fact, list[Fact]]] = []
     start: Fact | None = None
     closers: list[Fact] = []
+    channels = ctx.channels
     for f in facts:
         if start is None:
-            if f.step in (F.REMOVE, F.RETIRE) and f.role in ("child", "epc"):
+            if f.step in _RETIRING and f.role in ("child", "epc"):
                 start, closers = f, []
-        elif _closes_collection(f, ctx):
-            closers.append(f)
+        elif f.step in _BACK_IN_VEHICLE or (f.step in F.CUSTODY_STEPS and f.reporter in channels):
+            closers.append(f)  # as _closes_collection, inline: this runs for every fact
             episodes.append((start, closers))
             start = None
     if start is not None:
         episodes.append((start, closers))
     out: list[Finding] = []
     for begin, closing in episodes:
-        day = china_day(begin.event_time)
-        rules = [
-            r
-            for r in ctx.in_force(RuleKind.COLLECTION_PERIOD, day)
-            if r.alert_kind is AlertKind.RETIRED_NOT_COLLECTED
-        ]
-        if not rules:
+        duty = ctx.collection_duty(begin.event_time)
+        if duty is None:
             continue
-        rule = rules[0]
-        timing = _period_due(rule, day)
-        if timing is None:
-            continue
-        due, provisional = timing
-        outcome = _obligation(begin, end_of_day(due), due, closing)
+        outcome = _obligation(begin, duty.end, closing)
         if outcome is None:
             continue
         producers = _producers(subject, facts, ctx, begin.event_time)
@@ -520,15 +733,15 @@ def _not_collected(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Fi
         out.append(
             _finding(
                 AlertKind.RETIRED_NOT_COLLECTED,
-                rule,
+                duty.rule,
                 subject,
                 begin.event_seq,
                 enterprise=responsible,
                 ctx=ctx,
                 evidence=(begin.event_seq,),
                 detected_at=outcome.detected_at,
-                due=due,
-                provisional=provisional,
+                due=duty.due,
+                provisional=duty.provisional,
                 resolving=outcome.resolving,
                 resolved_at=outcome.resolved_at,
                 detail={"retired_by": begin.reporter, "step": begin.step},
@@ -542,8 +755,9 @@ def _not_collected(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Fi
 
 def _is_waste(facts: Sequence[Fact], shipment: Fact) -> bool:
     waste = False
+    limit = TIME_ORDER(shipment)
     for f in facts:
-        if f is shipment or sort_key(f) > sort_key(shipment):
+        if f is shipment or TIME_ORDER(f) > limit:
             break
         if f.step in (F.REMOVE, F.RETIRE, F.SCRAP, F.COLLECT):
             waste = True
@@ -593,27 +807,18 @@ def _unqualified(
 
 def _transfers(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
     out: list[Finding] = []
+    bound = ctx.bound_reporters[RuleKind.TRANSFER_RESTRICTION]
     for f in facts:
-        if f.step != F.SHIP:
+        if f.step != F.SHIP or f.reporter not in bound:
             continue
-        actors = ctx.bound_actors(RuleKind.TRANSFER_RESTRICTION, f.reporter)
-        if not actors:
+        rule = ctx.transfer_rule(f.reporter, f.event_time)
+        if rule is None:
             continue
-        day = china_day(f.event_time)
-        rules = [
-            r
-            for r in ctx.in_force(RuleKind.TRANSFER_RESTRICTION, day)
-            if r.alert_kind is AlertKind.UNQUALIFIED_TRANSFER
-            and r.actor in actors
-            and r.trigger is Trigger.SHIPPING
-        ]
-        if not rules:
-            continue
-        rule = rules[0]  # the one that came into force last (lex posterior)
         if rule.actor != Actor.DISMANTLER and not _is_waste(facts, f):
             continue  # a repairer returning a working pack is not handing over waste
         producers = _producers(subject, facts, ctx, f.event_time)
-        reason = _unqualified(f.party, rule.allowed_recipients, producers, day, ctx)
+        day = china_day(f.event_time)
+        reason = ctx.unqualified(f.party, rule.allowed_recipients, producers, day)
         if reason is None:
             continue
         out.append(
@@ -653,10 +858,11 @@ def _sources(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]
     out: list[Finding] = []
     seen: set[str] = set()
     owner = _code_owner(subject, ctx)
+    bound = ctx.bound_reporters[RuleKind.SOURCE_VERIFICATION]
     for g in facts:
         if g.step not in F.CUSTODY_STEPS or g.role not in ("epc", "input"):
             continue
-        if not ctx.bound_actors(RuleKind.SOURCE_VERIFICATION, g.reporter):
+        if g.reporter not in bound:
             continue
         holder = g.reporter
         if holder in seen:
@@ -664,25 +870,17 @@ def _sources(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]
         seen.add(holder)  # judged where the battery first appears at this enterprise
         if holder == owner:
             continue  # its own product
-        actors = ctx.actors(holder)
-        day = china_day(g.event_time)
-        rules = [
-            r
-            for r in ctx.in_force(RuleKind.SOURCE_VERIFICATION, day)
-            if r.alert_kind is AlertKind.UNREPORTED_SOURCE
-            and r.actor in actors
-            and (r.trigger is Trigger.RECEIVING or r.trigger in triggers(g.step, r.actor))
-        ]
-        if not rules:
+        rule = ctx.source_rule(holder, g.step, g.event_time)
+        if rule is None:
             continue
         inbound = [h for h in facts if h.event_time <= g.event_time and _inbound(h, holder)]
-        first = min(inbound, key=lambda h: (h.record_time, h.capture_seq, h.position), default=None)
+        first = min(inbound, key=RECORD_ORDER, default=None)
         if first is not None and first.record_time <= g.record_time:
             continue
         out.append(
             _finding(
                 AlertKind.UNREPORTED_SOURCE,
-                rules[0],
+                rule,
                 subject,
                 g.event_seq,
                 enterprise=holder,
@@ -745,10 +943,11 @@ def _battery_present(facts: Iterable[Fact], scrap: Fact, ctx: Context) -> tuple[
     dismantler, or lawfully removed before. Also returns the last pack recorded in the vehicle."""
     pack: str | None = None
     lawful = False
-    for h in sorted(facts, key=sort_key):
+    limit = TIME_ORDER(scrap)
+    for h in sorted(facts, key=TIME_ORDER):
         if h.step == F.REMOVE and h.reporter == scrap.reporter and h.event_time >= scrap.event_time:
             return True, h.party
-        if sort_key(h) >= sort_key(scrap):
+        if TIME_ORDER(h) >= limit:
             continue
         if h.step in (F.INSTALL, F.REPLACE):
             pack, lawful = h.party, False
@@ -759,10 +958,11 @@ def _battery_present(facts: Iterable[Fact], scrap: Fact, ctx: Context) -> tuple[
 
 def _scrapping(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
     out: list[Finding] = []
+    bound = ctx.bound_reporters[RuleKind.SCRAPPING_COMPLETENESS]
     for s in facts:
         if s.step != F.SCRAP or s.role != "epc" or s.party is not None:
             continue  # a scrapping that names the pack has its battery
-        if not ctx.bound_actors(RuleKind.SCRAPPING_COMPLETENESS, s.reporter):
+        if s.reporter not in bound:
             continue
         day = china_day(s.event_time)
         actors = ctx.actors(s.reporter)
@@ -780,7 +980,7 @@ def _scrapping(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Findin
         resolving: Fact | None = None
         later = sorted(
             (h for h in facts if h.record_time > s.record_time and h.step == F.REMOVE),
-            key=lambda h: (h.record_time, h.capture_seq, h.position),
+            key=RECORD_ORDER,
         )
         for h in later:
             known.append(h)
@@ -858,7 +1058,12 @@ def _holder(site: str) -> str | None:
 def departs(f: Fact, entry: StockEntry) -> bool:
     """Whether ``f`` takes the battery of ``entry`` out of the outlet's reported stock: the outlet
     ships it, or another enterprise reports holding it after the receipt."""
-    if f.reporter == _holder(entry.site):
+    return _departs(f, entry, _holder(entry.site))
+
+
+def _departs(f: Fact, entry: StockEntry, holder: str | None) -> bool:
+    # departs() with the entry's holder worked out once per entry, not once per fact.
+    if f.reporter == holder:
         return f.step == F.SHIP and f.event_time >= entry.in_time and f.event_seq != entry.in_seq
     return f.step in F.CUSTODY_STEPS and f.event_time > entry.in_time
 
@@ -866,9 +1071,9 @@ def departs(f: Fact, entry: StockEntry) -> bool:
 def is_outlet_receipt(f: Fact, ctx: Context) -> bool:
     return (
         f.step in F.RECEIPT_STEPS
+        and f.reporter in ctx.outlet_enterprises
+        and ctx.outlet_site(f.site)
         and S.kind_of(f.subject) == S.BATTERY
-        and "recycling_outlet" in ctx.registry.roles(f.reporter)
-        and ctx.registry.outlet_site(f.site) is not None
     )
 
 
@@ -886,6 +1091,7 @@ def membership(
     """
     out: list[Delta] = []
     entry = start
+    holder = None if entry is None else _holder(entry.site)
     pending = sorted(retractions, key=lambda r: r.capture_seq)
     k = 0
 
@@ -901,8 +1107,9 @@ def membership(
                 entry = None
 
     for f in facts:
-        retract_until(f.capture_seq)
-        if entry is not None and departs(f, entry):
+        if k < len(pending):
+            retract_until(f.capture_seq)
+        if entry is not None and _departs(f, entry, holder):
             out.append(
                 Delta(
                     f.capture_seq, 0, f.position, f.record_time, entry.site, -entry.kg, -1,
@@ -910,9 +1117,10 @@ def membership(
                 )
             )  # fmt: skip
             entry = None
-        if entry is None and is_outlet_receipt(f, ctx):
+        if entry is None and f.step in F.RECEIPT_STEPS and is_outlet_receipt(f, ctx):
             assert f.site is not None
             entry = StockEntry(f.site, f.kg or 0.0, f.event_time, f.event_seq)
+            holder = _holder(entry.site)
             out.append(
                 Delta(
                     f.capture_seq, 0, f.position, f.record_time, f.site, entry.kg, 1,
@@ -921,6 +1129,32 @@ def membership(
             )  # fmt: skip
     retract_until(None)
     return out, entry
+
+
+def _storage_limit(ctx: Context, site: str, day: date) -> tuple[Rule, Decimal, str] | None:
+    """The storage limit of an outlet site on ``day``: (rule, tonnes, outlet type)."""
+    info = ctx.registry.outlet_site(site)
+    if info is None:
+        return None
+    rules = ctx.in_force(RuleKind.STORAGE_LIMIT, day)
+    if info.outlet_type == CENTRALIZED:
+        if info.capacity_t is None:
+            return None  # no registered capacity: nothing to judge against
+        for r in rules:
+            if r.threshold is not None and r.threshold.scope == "centralized_outlet":
+                return r, Decimal(str(info.capacity_t)), info.outlet_type
+        return None
+    for r in rules:
+        t = r.threshold
+        if (
+            r.alert_kind is AlertKind.OUTLET_OVER_CAPACITY
+            and t is not None
+            and t.quantity == "stock"
+            and t.scope in (None, "collection_outlet")
+            and t.value is not None
+        ):
+            return r, t.value, info.outlet_type
+    return None
 
 
 @dataclass(slots=True)
@@ -1000,28 +1234,7 @@ class OutletSweep:
             self._judge(site, record_time, receipts.get(site), departure)
 
     def _limit(self, site: str, day: date) -> tuple[Rule, Decimal, str] | None:
-        info = self.ctx.registry.outlet_site(site)
-        if info is None:
-            return None
-        rules = self.ctx.in_force(RuleKind.STORAGE_LIMIT, day)
-        if info.outlet_type == CENTRALIZED:
-            if info.capacity_t is None:
-                return None  # no registered capacity: nothing to judge against
-            for r in rules:
-                if r.threshold is not None and r.threshold.scope == "centralized_outlet":
-                    return r, Decimal(str(info.capacity_t)), info.outlet_type
-            return None
-        for r in rules:
-            t = r.threshold
-            if (
-                r.alert_kind is AlertKind.OUTLET_OVER_CAPACITY
-                and t is not None
-                and t.quantity == "stock"
-                and t.scope in (None, "collection_outlet")
-                and t.value is not None
-            ):
-                return r, t.value, info.outlet_type
-        return None
+        return self.ctx.storage_limit(site, day)
 
     def _judge(
         self, site: str, record_time: int, receipt: Delta | None, departure: Delta | None
@@ -1077,6 +1290,7 @@ def evaluate_subjects(
     deltas: list[Delta] = []
     members: dict[str, StockEntry] = {}
     receipts = F.RECEIPT_STEPS
+    outlets = ctx.outlet_enterprises
     for subject, all_facts in subjects:
         known = all_facts if as_of is None else [f for f in all_facts if f.record_time <= as_of]
         if not known:
@@ -1084,16 +1298,17 @@ def evaluate_subjects(
         live = [f for f in known if f.event_seq not in retracted] if retracted else known
         if live:
             findings.extend(evaluate_subject(subject, live, ctx))
-        if any(f.step in receipts and is_outlet_receipt(f, ctx) for f in known):
-            mine = [retracted[f.event_seq] for f in known if f.event_seq in retracted]
-            moves, end = membership(sorted(known, key=_LEDGER_ORDER), mine, None, ctx)
-            deltas.extend(moves)
-            if end is not None:
-                members[subject] = end
+        for f in known:  # any outlet receipt (the cheap tests first: this runs for every fact)
+            if f.step in receipts and f.reporter in outlets and is_outlet_receipt(f, ctx):
+                break
+        else:
+            continue
+        mine = [retracted[f.event_seq] for f in known if f.event_seq in retracted]
+        moves, end = membership(sorted(known, key=LEDGER_ORDER), mine, None, ctx)
+        deltas.extend(moves)
+        if end is not None:
+            members[subject] = end
     return findings, deltas, members
-
-
-_LEDGER_ORDER = itemgetter(3, 4)  # (capture_seq, position) of a Fact
 
 
 def sweep_outlets(

@@ -18,6 +18,7 @@ Commissioning and assembling of cells therefore cost one fact per event, not one
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from battrace.domain.epcis import vocab
@@ -43,6 +44,11 @@ DISMANTLE = "dismantle"
 RECYCLE = "recycle"
 DESTROY = "destroy"
 OTHER = "other"
+#: Every step a fact can have.
+STEPS = (
+    COMMISSION, ASSEMBLE, DETACH, INSTALL, REPLACE, REMOVE, SELL, REPAIR, SCRAP, RETIRE, SHIP,
+    RECEIVE, COLLECT, INSPECT, RECODE, DISMANTLE, RECYCLE, DESTROY, OTHER,
+)  # fmt: skip
 
 #: Steps that make a battery a subject (a fact per battery named). Commissioning makes only packs
 #: subjects (the statistics count packs; a commissioning of 100 cells stays one fact).
@@ -262,6 +268,15 @@ def sort_key(fact: Fact) -> tuple[int, int, int]:
 def knowledge_key(fact: Fact) -> tuple[int, int]:
     """The order in which the ledger learnt the facts."""
     return (fact.capture_seq, fact.position)
+
+
+# The same keys as C-level getters (no Python frame per call), for the engine's hot loops.
+#: :func:`sort_key`: (event_time, capture_seq, position).
+TIME_ORDER = itemgetter(5, 3, 4)
+#: :func:`knowledge_key`: (capture_seq, position).
+LEDGER_ORDER = itemgetter(3, 4)
+#: The order in which facts became known: (record_time, capture_seq, position).
+RECORD_ORDER = itemgetter(6, 3, 4)
 
 
 def known(facts: Iterable[Fact], as_of: int | None) -> list[Fact]:
