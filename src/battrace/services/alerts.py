@@ -896,6 +896,9 @@ def evaluate(
 
 #: A full evaluation of fewer events than this runs in-process (forking costs more than it saves).
 PARALLEL_MIN_EVENTS = 300_000
+#: The parent's serial work after the ranges (unpickling and merging the workers' results, the
+#: outlet sweep) as a share of all ranges' CPU: 28 s of 98 s on 12.9 M events (bench alerts).
+PARENT_EXTRA = 0.28
 _FORK_STATE: tuple[Context, Mapping[int, Retraction], int | None] | None = None
 
 
@@ -919,11 +922,16 @@ def _parallel_plan(
     if max(cov.ledger_last, cov.facts_through) < PARALLEL_MIN_EVENTS:
         return []
     size = int(conn.exec_driver_sql("SELECT count(*) FROM supervision_facts").scalar_one())
+    # The parent evaluates the first range and then, alone, merges the workers' results and
+    # sweeps the outlets (PARENT_EXTRA of the ranges' CPU, measured): its range is smaller so
+    # that everyone finishes together.
+    first = max(0.05, (1.0 - PARENT_EXTRA * (n - 1)) / n)
+    offsets = [first + (1.0 - first) * (i - 1) / (n - 1) for i in range(1, n)]
     cuts: list[str] = []
-    for i in range(1, n):
+    for share in offsets:
         cut = conn.exec_driver_sql(
             "SELECT subject FROM supervision_facts ORDER BY subject LIMIT 1 OFFSET ?",
-            (size * i // n,),
+            (int(size * share),),
         ).scalar()
         if isinstance(cut, str) and (not cuts or cut > cuts[-1]):
             cuts.append(cut)
