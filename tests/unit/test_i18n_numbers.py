@@ -14,7 +14,7 @@ LOCALES = st.sampled_from(["en", "zh_CN"])
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**15), max_value=10**15),
     st.floats(min_value=-1e12, max_value=1e12, allow_nan=False),
-    st.decimals(min_value=-10**9, max_value=10**9, places=4).map(float),
+    st.decimals(min_value=-(10**9), max_value=10**9, places=4).map(float),
     st.sampled_from([0.5, 1.5, 2.5, 2.675, 1.005, -0.4, -0.0, 0.0, 999.995, 1e-9]),
 )
 
