@@ -204,9 +204,8 @@ class SqlWriteTxn(WriteTxn):
             self.store.insert_rows(conn, "events", _EVENT_INSERT_COLUMNS, rows)
             if epc_rows:
                 self.store.insert_rows(conn, "event_epcs", ("epc", "event_seq", "role"), epc_rows)
-            tallies.apply(
+            tallies.add_events(
                 conn,
-                {},
                 tallies.event_deltas(
                     (ev.event_time, ev.biz_step, ev.reporter, ev.is_declaration) for ev in events
                 ),
@@ -227,7 +226,7 @@ class SqlWriteTxn(WriteTxn):
                 if tallies.is_pack(kind, epc):
                     packs[epc] = tallies.pack_entry(state, holder, kwh, kg)
         for epc in epcs:
-            if epc not in out and tallies.is_pack("battery", epc):
+            if epc not in out and tallies.is_pack_code(epc):
                 packs[epc] = None
         return out
 
@@ -266,7 +265,7 @@ class SqlWriteTxn(WriteTxn):
             after = tallies.pack_entry(r[2], r[3], r[7], r[8])
             changes.append((packs.get(r[0]), after))
             packs[r[0]] = after
-        tallies.apply(self.conn, tallies.pack_deltas(changes), tallies.EventDeltas())
+        tallies.add_packs(self.conn, tallies.pack_deltas(changes))
 
     def replace_inconsistencies(
         self, epcs: Collection[str], rows: Sequence[InconsistencyRow]

@@ -42,8 +42,13 @@ _ADD_EVENTS: Final = text(
 )
 
 
+def is_pack_code(epc: str) -> bool:
+    """A 24-character GB/T 34014 code URI whose product type is ``P`` (``PACK_SQL``'s test)."""
+    return len(epc) == 37 and epc[16] == "P"
+
+
 def is_pack(kind: str, epc: str) -> bool:
-    return kind == "battery" and len(epc) == 37 and epc[16] == "P"
+    return kind == "battery" and is_pack_code(epc)
 
 
 def pack_entry(state: str, holder: str | None, kwh: float | None, kg: float | None) -> PackEntry:
@@ -74,21 +79,24 @@ def event_deltas(events: Iterable[tuple[str, str | None, str, bool]]) -> EventDe
     )
 
 
-def apply(conn: Connection, packs: PackDeltas, events: EventDeltas) -> None:
-    if packs:
+def add_packs(conn: Connection, deltas: PackDeltas) -> None:
+    if deltas:
         conn.execute(
             _ADD_PACKS,
             [
                 {"state": s, "holder": h, "packs": int(n), "kwh": kwh, "kg": kg}
-                for (s, h), (n, kwh, kg) in sorted(packs.items())
+                for (s, h), (n, kwh, kg) in sorted(deltas.items())
             ],
         )
-    if events:
+
+
+def add_events(conn: Connection, deltas: EventDeltas) -> None:
+    if deltas:
         conn.execute(
             _ADD_EVENTS,
             [
                 {"month": m, "biz_step": b, "reporter": r, "events": n}
-                for (m, b, r), n in sorted(events.items())
+                for (m, b, r), n in sorted(deltas.items())
             ],
         )
 

@@ -74,7 +74,7 @@ _CACHE_SIZE = 64
 def figures(store: Store, province: str | None = None) -> Figures:
     """Figures for the whole country (``province=None``) or one province (GB/T 2260 prefix),
     computed at the current ledger head and kept until the head moves."""
-    key = (str(getattr(store, "url", id(store))), province or "national")
+    key = (store.url, province or "national")
     head = store.head().head
     with _lock:
         hit = _cache.get(key)

@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 #: Which objects rows are packs (24-character GB/T 34014 codes with product type P).
-PACK = "{r}.kind = 'battery' AND length({r}.epc) = 37 AND substr({r}.epc, 17, 1) = 'P'"
+PACK = "kind = 'battery' AND length(epc) = 37 AND substr(epc, 17, 1) = 'P'"
 
 
 def _sqlite_number(field: str) -> str:
@@ -63,9 +63,9 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO pack_tallies (state, holder, packs, kwh, kg) "
-        "SELECT o.state, coalesce(o.holder, ''), count(*), "
-        "sum(coalesce(o.rated_kwh, 0)), sum(coalesce(o.mass_kg, 0)) "
-        f"FROM objects AS o WHERE {PACK.format(r='o')} GROUP BY 1, 2"
+        "SELECT state, coalesce(holder, ''), count(*), "
+        "sum(coalesce(rated_kwh, 0)), sum(coalesce(mass_kg, 0)) "
+        f"FROM objects WHERE {PACK} GROUP BY 1, 2"
     )
     op.execute(
         "INSERT INTO event_tallies (month, biz_step, reporter, events) "
