@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import signal
+import gc
 import socket
 import sys
 import time
@@ -34,6 +35,11 @@ def _worker(
     from battrace.web.app import create_app
 
     config = uvicorn.Config(create_app(settings, limiter=limiter), log_level=log_level)
+    # The app's long-lived objects (routes, schemas, SQLAlchemy metadata, rules) go to the
+    # permanent generation: full collections then scan only what requests allocate, instead of
+    # pausing a request for tens of milliseconds now and then.
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(config).run(sockets=[sock])
 
 
