@@ -27,7 +27,6 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from battrace.domain.epcis.document import Limits, ParsedDocument, parse_document
-from battrace.domain.epcis.hashid import event_hash_id
 from battrace.domain.epcis.xml import parse_xml_document
 from battrace.domain.errors import InvalidInput
 from battrace.persistence import queries as q
@@ -212,12 +211,25 @@ def _parse(rt: Runtime, data: bytes, kind: str) -> tuple[ParsedDocument, str]:
 
 def _run_capture(rt: Runtime, who: Principal, data: bytes, kind: str, behaviour: str) -> JobRow:
     doc, path = _parse(rt, data, kind)
-    return _capture_parsed(rt, who, doc, path, behaviour)
+    return _capture_parsed(rt, who, doc, path, behaviour)[0]
+
+
+def _ids_in_order(result: CaptureResult) -> list[str]:
+    """The Event Hash IDs of a successful capture in document order, events already in the
+    ledger (duplicates) included."""
+    ids = iter(result.event_ids)
+    duplicates = dict(result.duplicates)
+    return [
+        duplicates[i] if i in duplicates else next(ids)
+        for i in range(result.captured + len(duplicates))
+    ]
 
 
 def _capture_parsed(
     rt: Runtime, who: Principal, doc: ParsedDocument, path: str, behaviour: str
-) -> JobRow:
+) -> tuple[JobRow, list[str]]:
+    """Capture a parsed document as ``who``: the job, and on success the Event Hash IDs of its
+    events in order (the ledger computed them; nobody needs to hash again)."""
     events = doc.events
     bodies = [orjson.dumps(e).decode() if isinstance(e, dict) else "" for e in events]
     job = JobRow(
@@ -234,7 +246,7 @@ def _capture_parsed(
     try:
         result = rt.ledger.capture_events(doc.context, events, bodies, who.uscc, path=path)
         if not result.rejected:
-            return job
+            return job, _ids_in_order(result)
         job.success = False
         job.errors = [_error(p) for p in result.rejected]
         bad = {p.index for p in result.rejected}
@@ -249,7 +261,7 @@ def _capture_parsed(
                 path=path,
             )
             if not again.rejected:
-                return job
+                return job, _ids_in_order(again)
             # Something changed between the two passes (it cannot for a pure validation error):
             # report it against the original positions and write nothing more.
             job.errors += [
@@ -259,7 +271,7 @@ def _capture_parsed(
         job.finished_at = _now()
         job.captured = 0
         q.insert_job(rt.store, job)
-        return job
+        return job, []
     finally:
         _pending.reset(token)
 
@@ -461,10 +473,8 @@ def _capture_one(rt: Runtime, who: Principal, data: bytes) -> tuple[JobRow, str]
             type=VALIDATION,
             errors=[{"field": "type", "reason": "must be an event type, e.g. ObjectEvent"}],
         )
-    job = _capture_parsed(rt, who, doc, path, "rollback")
-    event = doc.events[0]
-    event_id = event_hash_id(event, doc.context) if job.success else ""
-    return job, event_id
+    job, ids = _capture_parsed(rt, who, doc, path, "rollback")
+    return job, ids[0] if ids else ""
 
 
 @router.post(
