@@ -33,12 +33,10 @@ from battrace.persistence import schema_api as a
 from battrace.persistence.base import (
     EnterpriseRow,
     EventRow,
-    InconsistencyRow,
-    ObjectSummary,
     Store,
     WriteTxn,
 )
-from battrace.persistence.sql import SqlStore, SqlWriteTxn, _translate
+from battrace.persistence.sql import SqlStore, SqlWriteTxn, _translate, events_of, mark, marks
 
 T = TypeVar("T")
 CHUNK = 900
@@ -97,10 +95,6 @@ def _is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 # -- keys ------------------------------------------------------------------------------------------
 
 
@@ -154,7 +148,7 @@ def key_and_enterprise(store: Store, key_id: str) -> tuple[KeyRow, EnterpriseRow
     r = _read(
         store,
         lambda conn: conn.exec_driver_sql(
-            _KEY_AND_ENTERPRISE.format(m=_mark(conn)), (key_id,)
+            _KEY_AND_ENTERPRISE.format(m=mark(conn)), (key_id,)
         ).first(),
     )
     if r is None:
@@ -408,7 +402,7 @@ def write_index(
     """Add access rows (principal, event seq) and widen custody windows (party, epc, since,
     until); then move the watermark. Inside the caller's write transaction."""
     conn = _conn_of(txn)
-    m = _mark(conn)
+    m = mark(conn)
     access_rows = list(access)
     custody_rows = list(custody)
     if _is_sqlite(conn):
@@ -449,8 +443,8 @@ def participated(store: Store, principal: str, seqs: Collection[int]) -> set[int
         out: set[int] = set()
         for part in _chunks(seqs):
             sql = (
-                f"SELECT event_seq FROM api_event_access WHERE principal = {_mark(conn)} "
-                f"AND event_seq IN ({_marks(conn, len(part))})"
+                f"SELECT event_seq FROM api_event_access WHERE principal = {mark(conn)} "
+                f"AND event_seq IN ({marks(conn, len(part))})"
             )
             out.update(r[0] for r in conn.exec_driver_sql(sql, (principal, *part)).all())
         return out
@@ -523,25 +517,11 @@ def holders(store: Store, epcs: Collection[str]) -> dict[str, str | None]:
 
 # -- a battery's trace, scoped -------------------------------------------------------------------
 
-_EVENT_COLUMNS = (
-    "e.seq, e.event_id, e.capture_seq, e.position, e.record_time, e.event_time, e.event_type, "
-    "e.action, e.biz_step, e.disposition, e.read_point, e.biz_location, e.reporter, "
-    "e.is_declaration, e.body"
-)
-
-
-def _marks(conn: Connection, n: int) -> str:
-    return ", ".join([_mark(conn)] * n)
-
 
 class TraceReads(SqlStore):
-    """The ledger reads of ``services.trace.trace`` as driver-level SQL on the connection of
-    the request (:func:`reading`), for ``GET /api/batteries/{code}``: a trace makes seven or so
-    small queries, and building and compiling each with SQLAlchemy Core cost several times more
-    than running it. Same statements and row order as :class:`SqlStore`'s methods
-    (tests/http/test_read_path.py compares the two).
-
-    With a ``principal``, the events query also says which events it took part in
+    """The reads of ``services.trace.trace`` for ``GET /api/batteries/{code}``: :class:`SqlStore`'s
+    own (driver-level SQL, on the request's connection when inside :func:`reading`), except that
+    with a ``principal`` the events query also says which events it took part in
     (``api_event_access``): the read-scope check rides on the trace's own query. ``rows`` and
     ``took`` keep what it found."""
 
@@ -556,113 +536,11 @@ class TraceReads(SqlStore):
     def _run(self, fn: Callable[[Connection], T]) -> T:
         return self.base._run(fn)
 
-    def get_view(self, epc: str) -> str | None:
-        sql = 'SELECT "view" FROM objects WHERE epc = {m}'
-        return self._run(
-            lambda conn: conn.exec_driver_sql(sql.format(m=_mark(conn)), (epc,)).scalar()
-        )
-
     def events_for(self, epc: str) -> list[tuple[str, EventRow]]:
-        def fn(conn: Connection) -> list[tuple[str, EventRow]]:
-            m = _mark(conn)
-            took = "0"
-            params: tuple[str, ...] = (epc,)
-            if self.principal is not None:
-                took = (
-                    "CASE WHEN EXISTS (SELECT 1 FROM api_event_access acc WHERE "
-                    f"acc.principal = {m} AND acc.event_seq = e.seq) THEN 1 ELSE 0 END"
-                )
-                params = (self.principal, epc)
-            sql = (
-                f"SELECT ee.role, {took}, {_EVENT_COLUMNS} FROM event_epcs ee "
-                f"JOIN events e ON e.seq = ee.event_seq WHERE ee.epc = {m} "
-                "ORDER BY e.event_time, e.seq"
-            )
-            out = []
-            for r in conn.exec_driver_sql(sql, params).all():
-                row = EventRow(
-                    seq=r[2],
-                    event_id=r[3],
-                    capture_seq=r[4],
-                    position=r[5],
-                    record_time=r[6],
-                    event_time=r[7],
-                    event_type=r[8],
-                    action=r[9],
-                    biz_step=r[10],
-                    disposition=r[11],
-                    read_point=r[12],
-                    biz_location=r[13],
-                    reporter=r[14],
-                    is_declaration=bool(r[15]),
-                    body=r[16],
-                )
-                out.append((r[0], row))
-                self.rows.append(row)
-                if r[1]:
-                    self.took.add(row.seq)
-            return out
-
-        return self._run(fn)
-
-    def declared_ids(self, ids: Collection[str]) -> set[str]:
-        def fn(conn: Connection) -> set[str]:
-            found: set[str] = set()
-            for part in _chunks(ids):
-                sql = (
-                    f"SELECT event_id FROM events WHERE event_id IN ({_marks(conn, len(part))}) "
-                    "AND is_declaration = 1"
-                )
-                found.update(r[0] for r in conn.exec_driver_sql(sql, tuple(part)).all())
-            return found
-
-        return self._run(fn) if ids else set()
-
-    def epcs_of_events(self, seqs: Collection[int]) -> dict[int, list[tuple[str, str]]]:
-        def fn(conn: Connection) -> dict[int, list[tuple[str, str]]]:
-            out: dict[int, list[tuple[str, str]]] = {}
-            for part in _chunks(seqs):
-                sql = (
-                    "SELECT event_seq, epc, role FROM event_epcs "
-                    f"WHERE event_seq IN ({_marks(conn, len(part))})"
-                )
-                for r in conn.exec_driver_sql(sql, tuple(part)).all():
-                    out.setdefault(r[0], []).append((r[1], r[2]))
-            return out
-
-        return self._run(fn)
-
-    def descendants(self, root: str, max_depth: int) -> list[ObjectSummary]:
-        def fn(conn: Connection) -> list[ObjectSummary]:
-            out: list[ObjectSummary] = []
-            level = [root]
-            for _ in range(max_depth):
-                found: list[ObjectSummary] = []
-                for part in _chunks(level):
-                    sql = (
-                        "SELECT epc, parent, state, holder FROM objects "
-                        f"WHERE parent IN ({_marks(conn, len(part))})"
-                    )
-                    rows = conn.exec_driver_sql(sql, tuple(part)).all()
-                    found.extend(ObjectSummary(*r) for r in rows)
-                if not found:
-                    break
-                found.sort(key=lambda r: r.epc)
-                out.extend(found)
-                level = [r.epc for r in found]
-            return out
-
-        return self._run(fn)
-
-    def inconsistencies_for(self, epc: str) -> list[InconsistencyRow]:
-        def fn(conn: Connection) -> list[InconsistencyRow]:
-            sql = (
-                "SELECT epc, event_id, reason, detected_at FROM inconsistencies "
-                f"WHERE epc = {_mark(conn)} ORDER BY id"
-            )
-            return [InconsistencyRow(*r) for r in conn.exec_driver_sql(sql, (epc,)).all()]
-
-        return self._run(fn)
+        found = self._run(lambda conn: events_of(conn, epc, self.principal))
+        self.rows += [row for _, row, _ in found]
+        self.took.update(row.seq for _, row, took in found if took)
+        return [(role, row) for role, row, _ in found]
 
     def records(self) -> list[EventRecord]:
         """The events :meth:`events_for` read, as query records (for the scope check)."""
@@ -791,7 +669,7 @@ def select_events(
     direction = " DESC" if flt.descending else ""
 
     def fn(conn: Connection) -> list[EventRecord]:
-        m = _mark(conn)
+        m = mark(conn)
         conds, params = _conditions(flt, m)
         if cursor is not None:
             key, seq = cursor
@@ -822,7 +700,7 @@ def count_events(store: Store, flt: EventFilter, at_least: int) -> int:
     """How many events match, counting no further than ``at_least`` (maxEventCount checks)."""
 
     def fn(conn: Connection) -> int:
-        conds, params = _conditions(flt, _mark(conn))
+        conds, params = _conditions(flt, mark(conn))
         sql = (
             f"SELECT count(*) FROM (SELECT e.seq FROM events e{_where(conds)} "
             f"LIMIT {int(at_least)}) AS matching"

@@ -95,6 +95,68 @@ def _event_row(r: Any) -> EventRow:
     )
 
 
+def mark(conn: Connection) -> str:
+    """The driver's parameter marker (sqlite3: ``?``, psycopg: ``%s``)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def marks(conn: Connection, n: int) -> str:
+    return ", ".join([mark(conn)] * n)
+
+
+_EVENT_SQL_COLUMNS = (
+    "e.seq, e.event_id, e.capture_seq, e.position, e.record_time, e.event_time, e.event_type, "
+    "e.action, e.biz_step, e.disposition, e.read_point, e.biz_location, e.reporter, "
+    "e.is_declaration, e.body"
+)
+
+
+def events_of(
+    conn: Connection, epc: str, principal: str | None
+) -> list[tuple[str, EventRow, bool]]:
+    """(role, event, took part) of every event naming ``epc``, by eventTime. With a
+    ``principal`` the same query says whether it took part in each (``api_event_access``), so a
+    scoped read needs no query of its own for the check; without one, "took part" is False."""
+    m = mark(conn)
+    took = "0"
+    params: tuple[str, ...] = (epc,)
+    if principal is not None:
+        took = (
+            "CASE WHEN EXISTS (SELECT 1 FROM api_event_access acc WHERE "
+            f"acc.principal = {m} AND acc.event_seq = e.seq) THEN 1 ELSE 0 END"
+        )
+        params = (principal, epc)
+    sql = (
+        f"SELECT ee.role, {took}, {_EVENT_SQL_COLUMNS} FROM event_epcs ee "
+        f"JOIN events e ON e.seq = ee.event_seq WHERE ee.epc = {m} "
+        "ORDER BY e.event_time, e.seq"
+    )
+    return [
+        (
+            r[0],
+            EventRow(
+                seq=r[2],
+                event_id=r[3],
+                capture_seq=r[4],
+                position=r[5],
+                record_time=r[6],
+                event_time=r[7],
+                event_type=r[8],
+                action=r[9],
+                biz_step=r[10],
+                disposition=r[11],
+                read_point=r[12],
+                biz_location=r[13],
+                reporter=r[14],
+                is_declaration=bool(r[15]),
+                body=r[16],
+            ),
+            bool(r[1]),
+        )
+        for r in conn.exec_driver_sql(sql, params).all()
+    ]
+
+
 def _chunks(items: Collection[T]) -> Iterator[list[T]]:
     seq = list(items)
     for i in range(0, len(seq), CHUNK):
@@ -511,23 +573,30 @@ class SqlStore(Store):
     def head(self) -> Head:
         return self._run(lambda conn: self.read_head(conn, lock=False))
 
+    # The reads of a trace (services.trace) are driver-level SQL: a trace makes seven or so
+    # small queries, and building and compiling each with SQLAlchemy Core cost several times more
+    # than running it (docs/api.md, "Performance").
     def get_view(self, epc: str) -> str | None:
-        q = select(t.objects.c.view).where(t.objects.c.epc == epc)
-        return self._run(lambda conn: conn.execute(q).scalar())
+        sql = 'SELECT "view" FROM objects WHERE epc = {m}'
+        return self._run(
+            lambda conn: conn.exec_driver_sql(sql.format(m=mark(conn)), (epc,)).scalar()
+        )
 
     def descendants(self, root: str, max_depth: int) -> list[ObjectSummary]:
         # Level by level with IN lists: a pack of 10 modules × 10 cells costs 3 queries on one
         # connection, where a query per node would cost over a hundred.
-        o = t.objects.c
-
         def fn(conn: Connection) -> list[ObjectSummary]:
             out: list[ObjectSummary] = []
             level = [root]
             for _ in range(max_depth):
                 found: list[ObjectSummary] = []
                 for part in _chunks(level):
-                    q = select(o.epc, o.parent, o.state, o.holder).where(o.parent.in_(part))
-                    found.extend(ObjectSummary(*r) for r in conn.execute(q))
+                    sql = (
+                        "SELECT epc, parent, state, holder FROM objects "
+                        f"WHERE parent IN ({marks(conn, len(part))})"
+                    )
+                    rows = conn.exec_driver_sql(sql, tuple(part)).all()
+                    found.extend(ObjectSummary(*r) for r in rows)
                 if not found:
                     break
                 found.sort(key=lambda r: r.epc)
@@ -538,45 +607,40 @@ class SqlStore(Store):
         return self._run(fn)
 
     def events_for(self, epc: str) -> list[tuple[str, EventRow]]:
-        q = (
-            select(t.event_epcs.c.role, *_EVENT_COLS)
-            .join(t.events, t.events.c.seq == t.event_epcs.c.event_seq)
-            .where(t.event_epcs.c.epc == epc)
-            .order_by(t.events.c.event_time, t.events.c.seq)
-        )
-        return self._run(lambda conn: [(r.role, _event_row(r)) for r in conn.execute(q)])
+        return [(role, row) for role, row, _ in self._run(lambda c: events_of(c, epc, None))]
 
     def epcs_of_events(self, seqs: Collection[int]) -> dict[int, list[tuple[str, str]]]:
         def fn(conn: Connection) -> dict[int, list[tuple[str, str]]]:
             out: dict[int, list[tuple[str, str]]] = {}
             for part in _chunks(seqs):
-                q = select(t.event_epcs).where(t.event_epcs.c.event_seq.in_(part))
-                for r in conn.execute(q):
-                    out.setdefault(r.event_seq, []).append((r.epc, r.role))
+                sql = (
+                    "SELECT event_seq, epc, role FROM event_epcs "
+                    f"WHERE event_seq IN ({marks(conn, len(part))})"
+                )
+                for r in conn.exec_driver_sql(sql, tuple(part)).all():
+                    out.setdefault(r[0], []).append((r[1], r[2]))
             return out
 
         return self._run(fn)
 
     def inconsistencies_for(self, epc: str) -> list[InconsistencyRow]:
-        q = (
-            select(t.inconsistencies)
-            .where(t.inconsistencies.c.epc == epc)
-            .order_by(t.inconsistencies.c.id)
-        )
-        return self._run(
-            lambda conn: [
-                InconsistencyRow(r.epc, r.event_id, r.reason, r.detected_at)
-                for r in conn.execute(q)
-            ]
-        )
+        def fn(conn: Connection) -> list[InconsistencyRow]:
+            sql = (
+                "SELECT epc, event_id, reason, detected_at FROM inconsistencies "
+                f"WHERE epc = {mark(conn)} ORDER BY id"
+            )
+            return [InconsistencyRow(*r) for r in conn.exec_driver_sql(sql, (epc,)).all()]
+
+        return self._run(fn)
 
     def declared_ids_on(self, conn: Connection, ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         for part in _chunks(ids):
-            q = select(t.events.c.event_id).where(
-                t.events.c.event_id.in_(part), t.events.c.is_declaration == 1
+            sql = (
+                f"SELECT event_id FROM events WHERE event_id IN ({marks(conn, len(part))}) "
+                "AND is_declaration = 1"
             )
-            found.update(conn.execute(q).scalars())
+            found.update(r[0] for r in conn.exec_driver_sql(sql, tuple(part)).all())
         return found
 
     def declared_ids(self, ids: Collection[str]) -> set[str]:
