@@ -134,20 +134,7 @@ def _materials(out: Out) -> None:
     out.put(MC, "/batteryChemistry/shortName", chem, key("shortName"))
     out.put(MC, "/batteryChemistry/clearName", chem, key("clearName"))
 
-    # Active (PLI + Commission) materials carry everything; critical raw materials (public) add
-    # name, identifier and the critical flag for whatever the active list does not already name.
-    entries: list[tuple[str, dict[str, Any]]] = []
-    active = out.value("activeMaterials")
-    if active is not None:
-        entries += [("activeMaterials", m) for m in active.value]
-    else:
-        out.lack(MC, "/batteryMaterials", "activeMaterials")
-    named = {m.get("name") for _, m in entries}
-    critical = out.value("criticalRawMaterials")
-    if critical is not None:
-        entries += [("criticalRawMaterials", m) for m in critical.value if m["name"] not in named]
-    elif not entries:
-        out.put(MC, "/batteryMaterials", "criticalRawMaterials")
+    entries = out.material_entries(MC, "/batteryMaterials")
     for i, (attr, m) in enumerate(entries):
         base = f"/batteryMaterials/{i}"
         out.const(MC, f"{base}/batteryMaterialName", m["name"])

@@ -195,6 +195,27 @@ class Out:
             else:
                 del payload[name]
 
+    def material_entries(self, aspect: str, pointer: str) -> list[tuple[str, dict[str, Any]]]:
+        """The materials to list at ``pointer``, as (attribute, material): the active materials
+        (PLI + Commission) carry everything; critical raw materials (public) add those the
+        active list does not already name. Declares the list missing or restricted when
+        neither is readable."""
+        entries: list[tuple[str, dict[str, Any]]] = []
+        active = self.value("activeMaterials")
+        if active is not None:
+            entries += [("activeMaterials", m) for m in active.value]
+        else:
+            self.lack(aspect, pointer, "activeMaterials")
+        named = {m.get("name") for _, m in entries}
+        critical = self.value("criticalRawMaterials")
+        if critical is not None:
+            entries += [
+                ("criticalRawMaterials", m) for m in critical.value if m["name"] not in named
+            ]
+        elif not entries:
+            self.put(aspect, pointer, "criticalRawMaterials")
+        return entries
+
     def finish(self) -> Export:
         return Export(
             self.model,

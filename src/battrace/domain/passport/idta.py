@@ -182,18 +182,7 @@ def _materials(out: Out) -> None:
     out.aspect(MC, SEMANTIC_IDS[MC])
     out.put(MC, "/BatteryChemistry/ShortName", "batteryChemistry", key("shortName"))
     out.put(MC, "/BatteryChemistry/ClearName", "batteryChemistry", key("clearName"))
-    entries: list[tuple[str, dict[str, Any]]] = []
-    active = out.value("activeMaterials")
-    if active is not None:
-        entries += [("activeMaterials", m) for m in active.value]
-    else:
-        out.lack(MC, "/BatteryMaterials", "activeMaterials")
-    named = {m.get("name") for _, m in entries}
-    critical = out.value("criticalRawMaterials")
-    if critical is not None:
-        entries += [("criticalRawMaterials", m) for m in critical.value if m["name"] not in named]
-    elif not entries:
-        out.put(MC, "/BatteryMaterials", "criticalRawMaterials")
+    entries = out.material_entries(MC, "/BatteryMaterials")
     for i, (attr, m) in enumerate(entries):
         base = f"/BatteryMaterials/{i}"
         out.const(MC, f"{base}/BatteryMaterialName", m["name"])
