@@ -15,9 +15,9 @@ and ``serve`` raises, so a service manager can restart the whole set.
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing
 import signal
-import gc
 import socket
 import sys
 import time
