@@ -19,11 +19,14 @@ rules are re-run on what the ledger knew then (facts recorded by T).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -265,8 +268,9 @@ def _stream_facts(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY subject"
-    # tuple.__new__ straight away: Fact._make adds a Python frame and a length check per row.
-    new, fact = tuple.__new__, Fact
+    # tuple.__new__ straight away, mapped in C: Fact._make (or a comprehension) adds Python
+    # work per row.
+    make = partial(tuple.__new__, Fact)
     rows: Iterable[Sequence[Any]]
     if conn.dialect.name == "sqlite":
         # The driver's own cursor: plain tuples, a quarter faster than SQLAlchemy rows over
@@ -276,8 +280,8 @@ def _stream_facts(
         rows = cursor.execute(sql, params)
     else:
         rows = conn.exec_driver_sql(sql, tuple(params), execution_options=stream_options(conn))
-    for subject, group in itertools.groupby(rows, key=_SUBJECT):
-        yield subject, [new(fact, r) for r in group]
+    for subject, group in itertools.groupby(map(make, rows), key=_SUBJECT):
+        yield subject, list(group)
 
 
 _SUBJECT = itemgetter(0)
@@ -849,6 +853,25 @@ def _mass_balance_all(
 # --------------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for a full evaluation.
+
+    The evaluation allocates tens of millions of small objects that form no cycles (facts,
+    stock deltas, findings), and the collector re-traverses the growing heap over and over for
+    nothing: in the parent of a parallel evaluation, merging the workers' deltas took 15× as
+    long with it running (bench alerts, 200,000 packs). Restored afterwards (if it was on: a
+    concurrent evaluation in another thread may have paused it first).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def evaluate(
     store: Store,
     rules: RuleSet | None = None,
@@ -868,37 +891,39 @@ def evaluate(
         raise InvalidInput("source", f"{source!r} is not one of: facts, events")
     sql = sql_store(store)
     rules = rules if rules is not None else default_rules()
-    with sql.engine.connect() as conn:
-        ctx = Context(rules, load_registry(conn))
-        if source == "events":
-            with sql.engine.connect() as epcs_conn:
-                grouped: dict[str, list[Fact]] = {}
-                for chunk in facts_from_events(conn, epcs_conn):
-                    for f in chunk:
-                        grouped.setdefault(f.subject, []).append(f)
-            findings, _ = evaluate_all(grouped.items(), ctx, _event_retractions(conn), as_of)
-            return findings + _mass_balance_all(sql, ctx, as_of)
-        cov = _coverage(conn)
-        if not cov.complete:
-            raise InvalidInput(
-                "facts",
-                f"the regulation engine's facts cover events up to {cov.facts_through}, the "
-                f"ledger has {cov.ledger_last}; run `battrace alerts rebuild --from-events`",
-            )
-        retracted = load_retractions(conn)
-        plan = _parallel_plan(sql, conn, workers)
-        if not plan:
-            findings, _ = evaluate_all(_stream_facts(conn, as_of), ctx, retracted, as_of)
-            return findings + _mass_balance_all(sql, ctx, as_of)
-    findings, _ = _evaluate_facts(sql, ctx, retracted, as_of, plan)
-    return findings + _mass_balance_all(sql, ctx, as_of)
+    with _gc_paused():
+        with sql.engine.connect() as conn:
+            ctx = Context(rules, load_registry(conn))
+            if source == "events":
+                with sql.engine.connect() as epcs_conn:
+                    grouped: dict[str, list[Fact]] = {}
+                    for chunk in facts_from_events(conn, epcs_conn):
+                        for f in chunk:
+                            grouped.setdefault(f.subject, []).append(f)
+                findings, _ = evaluate_all(grouped.items(), ctx, _event_retractions(conn), as_of)
+                return findings + _mass_balance_all(sql, ctx, as_of)
+            cov = _coverage(conn)
+            if not cov.complete:
+                raise InvalidInput(
+                    "facts",
+                    f"the regulation engine's facts cover events up to {cov.facts_through}, the "
+                    f"ledger has {cov.ledger_last}; run `battrace alerts rebuild --from-events`",
+                )
+            retracted = load_retractions(conn)
+            plan = _parallel_plan(sql, conn, workers)
+            if not plan:
+                findings, _ = evaluate_all(_stream_facts(conn, as_of), ctx, retracted, as_of)
+                return findings + _mass_balance_all(sql, ctx, as_of)
+        findings, _ = _evaluate_facts(sql, ctx, retracted, as_of, plan)
+        return findings + _mass_balance_all(sql, ctx, as_of)
 
 
 #: A full evaluation of fewer events than this runs in-process (forking costs more than it saves).
 PARALLEL_MIN_EVENTS = 300_000
 #: The parent's serial work after the ranges (unpickling and merging the workers' results, the
-#: outlet sweep) as a share of all ranges' CPU: 28 s of 98 s on 12.9 M events (bench alerts).
-PARENT_EXTRA = 0.28
+#: outlet sweep) as a share of all ranges' CPU: about 1.6 s of 16 s on 2.6 M events (bench
+#: alerts, 200,000 packs), with the garbage collector paused (see _gc_paused).
+PARENT_EXTRA = 0.10
 _FORK_STATE: tuple[Context, Mapping[int, Retraction], int | None] | None = None
 
 
@@ -967,7 +992,7 @@ def _evaluate_range(url: str, lo: str | None, hi: str | None) -> _RangeResult:
     ctx, retracted, as_of = _FORK_STATE
     store = SqliteStore(url)
     try:
-        with store.engine.connect() as conn:
+        with store.engine.connect() as conn, _gc_paused():
             findings, deltas, members = evaluate_subjects(
                 _stream_facts(conn, as_of, lo, hi), ctx, retracted, as_of
             )
@@ -1075,7 +1100,8 @@ def rebuild(
         ctx = Context(rules, load_registry(conn))
         retracted = load_retractions(conn)
         plan = _parallel_plan(sql, conn, workers)
-        findings, sweep = _evaluate_facts(sql, ctx, retracted, None, plan, conn=conn)
+        with _gc_paused():
+            findings, sweep = _evaluate_facts(sql, ctx, retracted, None, plan, conn=conn)
         findings += _mass_balance_all(sql, ctx, None, conn)
         report = _reconcile(conn, findings, units=None, now=moment)
         conn.execute(delete(ts.supervision_stock))

@@ -247,7 +247,19 @@ class Context:
             u for u, i in enterprises.items() if "recycling_outlet" in i.roles
         )
         self._outlet_sites: dict[str | None, bool] = {}
-        self._late: dict[tuple[str, str, int], Deadline | None] = {}
+        #: An event reported less than this long after it happened cannot be late: a deadline
+        #: of n working days ends at least n calendar days after the end of the event's day.
+        #: Spares most events the deadline lookup.
+        self.late_floor = DAY_US * min(
+            (
+                r.deadline_working_days
+                for r in rules
+                if r.kind is RuleKind.REPORTING_DEADLINE and r.deadline_working_days is not None
+            ),
+            default=0,
+        )
+        #: :meth:`reporting_at`'s answers by (reporter, step, China day number).
+        self.late_cache: dict[tuple[str, str, int], Deadline | None] = {}
         self._follow_ups: dict[tuple[str, str, int], tuple[FollowUpDuty, ...]] = {}
         self._follow_up_rules: dict[
             tuple[str, str, int], tuple[tuple[Rule, Trigger, frozenset[str]], ...]
@@ -258,6 +270,17 @@ class Context:
         self._sources: dict[tuple[str, str, int], Rule | None] = {}
         self._limits: dict[tuple[str, int], tuple[Rule, Decimal, str] | None] = {}
         self._deadline_candidates: dict[tuple[str, str, int], tuple[tuple[Rule, int], ...]] = {}
+        self._follow_up_any = tuple(
+            r
+            for r in rules
+            if r.kind is RuleKind.FOLLOW_UP_PERIOD
+            and r.alert_kind is AlertKind.MISSING_FOLLOW_UP
+            and r.follow_up_trigger is not None
+            and usable(r)
+        )
+        #: Per reporter, the steps that start a follow-up duty on some day (see
+        #: :meth:`follow_up_steps`); read directly in the hot loop, filled on a miss.
+        self.follow_up_starters: dict[str, frozenset[str]] = {}
 
     def epoch(self, day: date) -> int:
         e = self._epochs.get(day)
@@ -302,11 +325,11 @@ class Context:
     def reporting_at(self, reporter: str, step: str, event_time: int) -> Deadline | None:
         """:meth:`reporting` for an event at ``event_time``, cached by China day number."""
         key = (reporter, step, (event_time + CHINA_OFFSET_US) // DAY_US)
-        hit = self._late.get(key, _MISSING)
+        hit = self.late_cache.get(key, _MISSING)
         if hit is _MISSING:
-            if len(self._late) > _CACHE_LIMIT:
-                self._late.clear()
-            hit = self._late[key] = self.reporting(reporter, step, china_day(event_time))
+            if len(self.late_cache) > _CACHE_LIMIT:
+                self.late_cache.clear()
+            hit = self.late_cache[key] = self.reporting(reporter, step, china_day(event_time))
         return hit  # type: ignore[no-any-return]
 
     def follow_up_duties(
@@ -321,6 +344,21 @@ class Context:
                 self._follow_ups.clear()
             hit = self._follow_ups[key] = self._follow_up_duties(
                 reporter, step, china_day(event_time)
+            )
+        return hit
+
+    def follow_up_steps(self, reporter: str) -> frozenset[str]:
+        """The steps of ``reporter`` that start a follow-up duty under some usable rule on some
+        day (a superset of any one day's): most facts start none, and this set rejects them
+        without the per-day lookup of :meth:`follow_up_duties`."""
+        hit = self.follow_up_starters.get(reporter)
+        if hit is None:
+            actors = self.bound_actors(RuleKind.FOLLOW_UP_PERIOD, reporter)
+            hit = self.follow_up_starters[reporter] = frozenset(
+                step
+                for step in F.STEPS
+                for r in self._follow_up_any
+                if r.actor in actors and r.trigger in triggers(step, r.actor)
             )
         return hit
 
@@ -485,10 +523,14 @@ def evaluate_subject(subject: str, facts: Sequence[Fact], ctx: Context) -> list[
     """All findings about one subject from its (known, not retracted) facts, in any order."""
     ordered = sorted(facts, key=TIME_ORDER)
     out: list[Finding] = []
-    reporting = ctx.reporting_at
+    # reporting_at's cache read here, without a call per event: this runs for every event.
+    cached, reporting, floor = ctx.late_cache, ctx.reporting_at, ctx.late_floor
     for f in ordered:
-        if f.primary:
-            deadline = reporting(f.reporter, f.step, f.event_time)
+        if f.primary and f.record_time - f.event_time >= floor:
+            day = (f.event_time + CHINA_OFFSET_US) // DAY_US
+            deadline = cached.get((f.reporter, f.step, day), _MISSING)
+            if deadline is _MISSING:
+                deadline = reporting(f.reporter, f.step, f.event_time)
             if deadline is not None and f.record_time >= deadline.end:
                 out.append(_late(f, deadline, ctx))
     kind = S.kind_of(subject)
@@ -608,11 +650,16 @@ def _obligation(trigger: Fact, deadline: int, satisfying: Sequence[Fact]) -> _Ou
     Met late: an alert from the deadline, resolved by the late fact. Not met: an open alert (a
     pending obligation while the deadline is in the future).
     """
-    detected = max(deadline, trigger.record_time)
+    recorded = trigger.record_time
+    detected = deadline if deadline >= recorded else recorded
     if not satisfying:
         return _Outcome(detected, None, None)
-    first_known = min(satisfying, key=RECORD_ORDER)
-    done_in_time = min(g.event_time for g in satisfying) < deadline
+    if len(satisfying) == 1:  # the usual case, without min()'s key calls and generator
+        first_known = satisfying[0]
+        done_in_time = first_known.event_time < deadline
+    else:
+        first_known = min(satisfying, key=RECORD_ORDER)
+        done_in_time = min(g.event_time for g in satisfying) < deadline
     if done_in_time and first_known.record_time <= detected:
         return None
     return _Outcome(detected, first_known, max(first_known.record_time, detected))
@@ -626,24 +673,31 @@ def _period_due(rule: Rule, day: date) -> tuple[date, bool] | None:
 
 
 def _follow_ups(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
+    """Missing follow-ups; ``facts`` in time order (:data:`TIME_ORDER`)."""
     out: list[Finding] = []
-    bound = ctx.bound_reporters[RuleKind.FOLLOW_UP_PERIOD]
-    if not bound:
+    if not ctx.bound_reporters[RuleKind.FOLLOW_UP_PERIOD]:
         return out
     duties_of = ctx.follow_up_duties
-    for f in facts:
-        if f.reporter not in bound:
+    starters = ctx.follow_up_starters
+    for i, f in enumerate(facts):
+        reporter = f.reporter
+        steps = starters.get(reporter)
+        if steps is None:
+            steps = ctx.follow_up_steps(reporter)
+        if f.step not in steps:
             continue
-        for duty in duties_of(f.reporter, f.step, f.event_time):
-            reporter, start, moving = f.reporter, f.event_time, duty.moving
-            sat = [
-                g
-                for g in facts
-                if g.step in moving
-                and g.reporter == reporter
-                and g.event_time >= start
-                and g is not f
-            ]
+        duties = duties_of(reporter, f.step, f.event_time)
+        if not duties:
+            continue
+        # The facts at or after the trigger's event time: from the first of its ties on (the
+        # facts are in time order), not the whole history, for each duty.
+        start, lo = f.event_time, i
+        while lo and facts[lo - 1].event_time == start:
+            lo -= 1
+        later = facts[lo:]
+        for duty in duties:
+            moving = duty.moving
+            sat = [g for g in later if g.step in moving and g.reporter == reporter and g is not f]
             outcome = _obligation(f, duty.end, sat)
             if outcome is None:
                 continue
@@ -680,11 +734,14 @@ def _closes_collection(f: Fact, ctx: Context) -> bool:
 def _producers(subject: str, facts: Sequence[Fact], ctx: Context, before: int | None) -> list[str]:
     """The automaker(s) that installed the battery (latest first), then its battery maker."""
     out: list[str] = []
-    makers = ctx.vehicle_makers
+    makers, back = ctx.vehicle_makers, _BACK_IN_VEHICLE
     for f in reversed(facts):
-        if before is not None and f.event_time > before:
-            continue
-        if f.step in _BACK_IN_VEHICLE and f.reporter in makers and f.reporter not in out:
+        if (
+            f.step in back  # the rarest condition first: this runs for every fact
+            and f.reporter in makers
+            and (before is None or f.event_time <= before)
+            and f.reporter not in out
+        ):
             out.append(f.reporter)
     owner = _code_owner(subject, ctx)
     if owner is not None and owner not in out:
@@ -695,7 +752,10 @@ def _producers(subject: str, facts: Sequence[Fact], ctx: Context, before: int | 
 def _code_owner(subject: str, ctx: Context) -> str | None:
     if not subject.startswith(S.BATTERY_URN):
         return None
-    return ctx.registry.code_owners.get(subject[len(S.BATTERY_URN) :][:3])
+    return ctx.registry.code_owners.get(subject[_CODE_AT : _CODE_AT + 3])
+
+
+_CODE_AT = len(S.BATTERY_URN)
 
 
 _RETIRING = frozenset({F.REMOVE, F.RETIRE})
@@ -807,9 +867,9 @@ def _unqualified(
 
 def _transfers(subject: str, facts: Sequence[Fact], ctx: Context) -> list[Finding]:
     out: list[Finding] = []
-    bound = ctx.bound_reporters[RuleKind.TRANSFER_RESTRICTION]
+    bound, ship = ctx.bound_reporters[RuleKind.TRANSFER_RESTRICTION], F.SHIP
     for f in facts:
-        if f.step != F.SHIP or f.reporter not in bound:
+        if f.step != ship or f.reporter not in bound:
             continue
         rule = ctx.transfer_rule(f.reporter, f.event_time)
         if rule is None:
@@ -1106,10 +1166,20 @@ def membership(
                 )
                 entry = None
 
+    custody, ship, receipts = F.CUSTODY_STEPS, F.SHIP, F.RECEIPT_STEPS
+    outlets, retracting = ctx.outlet_enterprises, len(pending)
     for f in facts:
-        if k < len(pending):
+        if k < retracting:
             retract_until(f.capture_seq)
-        if entry is not None and _departs(f, entry, holder):
+        if entry is not None:
+            # _departs(f, entry, holder), inline: this runs for every fact of a battery that
+            # reached an outlet.
+            if not (
+                (f.step == ship and f.event_time >= entry.in_time and f.event_seq != entry.in_seq)
+                if f.reporter == holder
+                else (f.step in custody and f.event_time > entry.in_time)
+            ):
+                continue
             out.append(
                 Delta(
                     f.capture_seq, 0, f.position, f.record_time, entry.site, -entry.kg, -1,
@@ -1117,7 +1187,7 @@ def membership(
                 )
             )  # fmt: skip
             entry = None
-        if entry is None and f.step in F.RECEIPT_STEPS and is_outlet_receipt(f, ctx):
+        if f.step in receipts and f.reporter in outlets and is_outlet_receipt(f, ctx):
             assert f.site is not None
             entry = StockEntry(f.site, f.kg or 0.0, f.event_time, f.event_seq)
             holder = _holder(entry.site)
@@ -1303,7 +1373,9 @@ def evaluate_subjects(
                 break
         else:
             continue
-        mine = [retracted[f.event_seq] for f in known if f.event_seq in retracted]
+        mine = (
+            [retracted[f.event_seq] for f in known if f.event_seq in retracted] if retracted else []
+        )
         moves, end = membership(sorted(known, key=LEDGER_ORDER), mine, None, ctx)
         deltas.extend(moves)
         if end is not None:
