@@ -94,3 +94,43 @@ def test_choice_draws_as_random_choices() -> None:
     for _ in range(2_000):
         assert choice(fast, members, cum) == slow.choices(members, cum_weights=cum)[0]
     assert fast.random() == slow.random()  # the same number of draws
+
+
+def test_vins_are_made_as_make_vin_makes_them() -> None:
+    from battrace.domain.identities.vin import make_vin
+    from battrace.simulate.engine import _VIN_YEARS, _vin
+
+    rng = random.Random(4)
+    for wmi in ("LSV", "LFV", "L6T", "WBA"):
+        for letter in "BE":
+            for year in _VIN_YEARS[:16]:
+                for serial in [
+                    1,
+                    999_999,
+                    100_000,
+                    *(rng.randrange(1, 1_000_000) for _ in range(40)),
+                ]:
+                    expected = make_vin(wmi, "EV" + letter + "A1", year, "A", serial)
+                    assert _vin(wmi, letter, year, serial) == expected
+
+
+def test_delays_and_working_seconds_from_tables_equal_the_products() -> None:
+    from battrace.simulate.engine import _WORKING_SECONDS
+    from battrace.simulate.simulation import _MS_HIGH, _MS_LOW
+
+    t = datetime(2024, 5, 1, 9, 30, 12, tzinfo=CST)
+    rng = random.Random(5)
+    for k in [0, 1, 16_383, 16_384, (1 << 28) - 1, *(rng.randrange(1 << 28) for _ in range(500))]:
+        assert t + _MS_HIGH[k >> 14] + _MS_LOW[k & 0x3FFF] == t + timedelta(milliseconds=1) * k
+    assert all(_WORKING_SECONDS[s] == timedelta(seconds=s) for s in range(0, 32_400, 7))
+
+
+def test_packs_come_back_from_the_calendar_as_they_went() -> None:
+    import pickle
+
+    from battrace.simulate.engine import Pack
+
+    pack = Pack(PACK, Run("ABCCB12L10000105B", 7, 96), Run("ABCMB12L10000105B", 3, 8), 12,
+                "LFP", 4, 150.5, 46.08, 295.3, "passenger_bev")  # fmt: skip
+    back = pickle.loads(pickle.dumps(pack, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == pack and back.cells.codes() == pack.cells.codes()

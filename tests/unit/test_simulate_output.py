@@ -4,7 +4,9 @@ disk calendar returns what it was given; charts are well-formed."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import orjson
@@ -120,3 +122,31 @@ def test_charts_are_well_formed_svg_and_png(tmp_path: Path) -> None:
     png = tmp_path / "c.png"
     to_png(scene, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_batches_merge_as_a_heap_merge_by_report_time_and_shard() -> None:
+    import heapq
+    import random
+
+    from battrace.simulate.output import merge_batches
+
+    rng = random.Random(8)
+    shards: list[list[tuple[str, bytes]]] = []
+    for shard in range(3):
+        # Few distinct times: ties within a shard and across shards.
+        times = sorted(f"2024-05-01T09:{rng.randrange(6):02d}:00.000+08:00" for _ in range(500))
+        shards.append([(rt, f"{shard}/{i}\n".encode()) for i, rt in enumerate(times)])
+    expected = [
+        line
+        for _, _, line in heapq.merge(
+            *([(rt, s, line) for rt, line in lines] for s, lines in enumerate(shards))
+        )
+    ]
+
+    def source(lines: list[tuple[str, bytes]]) -> Callable[[], list[tuple[str, bytes]] | None]:
+        cuts = [0, *sorted(rng.sample(range(1, len(lines)), 12)), len(lines)]
+        batches = iter([lines[a:b] for a, b in pairwise(cuts)])
+        return lambda: next(batches, None)
+
+    merged = [line for run in merge_batches([source(s) for s in shards]) for _, line in run]
+    assert merged == expected
