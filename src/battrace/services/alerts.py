@@ -77,7 +77,7 @@ from battrace.domain.supervision.registry import Registry, enterprise_info
 from battrace.persistence import schema as t
 from battrace.persistence import schema_supervision as ts
 from battrace.persistence.base import StorageError, Store, WriteTxn
-from battrace.persistence.sql import SqlStore
+from battrace.persistence.sql import SqlStore, mark, marks
 
 #: Per-statement options for big reads on PostgreSQL: a server-side cursor, batches of rows
 #: (psycopg's default cursor would load the whole result). SQLite's cursor already streams, and
@@ -139,6 +139,22 @@ def txn_connection(txn: WriteTxn) -> Connection:
 def _insert_sql(conn: Connection, table: str, columns: Sequence[str]) -> str:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+
+def _rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Rows of driver-level SQL, ``{m}`` standing for the driver's parameter marker. The
+    incremental engine runs a dozen small statements per capture: building and compiling each
+    with SQLAlchemy Core cost several times more than running it (docs/supervision.md)."""
+    return list(conn.exec_driver_sql(sql.format(m=mark(conn)), tuple(params)).all())
+
+
+def _in(conn: Connection, n: int) -> str:
+    """An ``IN`` list of ``n`` parameter markers."""
+    return f"({marks(conn, n)})"
+
+
+#: The alerts table's columns, for driver-level reads that return whole alert rows.
+_ALERT_COLUMNS = ", ".join(f'"{c.name}"' for c in ts.alerts.c)
 
 
 def default_rules(paths: Sequence[Path] = ()) -> RuleSet:
@@ -220,19 +236,19 @@ def fact_from_row(row: Sequence[Any]) -> Fact:
 
 def _live_facts_of(conn: Connection, subjects: Iterable[str]) -> dict[str, list[Fact]]:
     """The facts of these subjects that no error declaration has retracted."""
-    c = ts.supervision_facts.c
-    r = ts.supervision_retractions.c
-    cols = [getattr(c, name) for name in FACT_COLUMNS]
     out: dict[str, list[Fact]] = {}
     for part in _chunks(subjects):
-        q = (
-            select(*cols)
-            .outerjoin(ts.supervision_retractions, r.event_seq == c.event_seq)
-            .where(c.subject.in_(part), r.event_seq.is_(None))
+        sql = (
+            f"SELECT {_FACT_SELECT} FROM supervision_facts f LEFT OUTER JOIN "
+            "supervision_retractions r ON r.event_seq = f.event_seq "
+            f"WHERE f.subject IN {_in(conn, len(part))} AND r.event_seq IS NULL"
         )
-        for row in conn.execute(q):
+        for row in _rows(conn, sql, part):
             out.setdefault(row[0], []).append(fact_from_row(tuple(row)))
     return out
+
+
+_FACT_SELECT = ", ".join(f"f.{name}" for name in FACT_COLUMNS)
 
 
 def load_retractions(conn: Connection, seqs: Iterable[int] | None = None) -> dict[int, Retraction]:
@@ -290,11 +306,11 @@ _SUBJECT = itemgetter(0)
 def _advance_coverage(conn: Connection, first: int, last: int) -> None:
     """Facts are complete up to ``last`` if they were complete up to ``first - 1``: one
     conditional UPDATE, so a ledger that captured events without the engine stays marked."""
-    m = ts.supervision_meta.c
-    res = conn.execute(
-        update(ts.supervision_meta)
-        .where(m.key == META_FACTS_THROUGH, m.value == str(first - 1))
-        .values(value=str(last))
+    res = conn.exec_driver_sql(
+        'UPDATE supervision_meta SET "value" = {m} WHERE "key" = {m} AND "value" = {m}'.format(
+            m=mark(conn)
+        ),
+        (str(last), META_FACTS_THROUGH, str(first - 1)),
     )
     if res.rowcount == 0 and first == 1 and _meta(conn, META_FACTS_THROUGH) is None:
         conn.execute(insert(ts.supervision_meta).values(key=META_FACTS_THROUGH, value=str(last)))
@@ -339,9 +355,9 @@ def _coverage(conn: Connection) -> Coverage:
 def _masses(conn: Connection, epcs: Iterable[str]) -> dict[str, float]:
     """massKg of each battery as its view knows it now (commissioning ilmd)."""
     out: dict[str, float] = {}
-    o = t.objects.c
     for part in _chunks(set(epcs)):
-        for epc, view in conn.execute(select(o.epc, o.view).where(o.epc.in_(part))):
+        sql = f'SELECT epc, "view" FROM objects WHERE epc IN {_in(conn, len(part))}'
+        for epc, view in _rows(conn, sql, part):
             mass = orjson.loads(view).get("attributes", {}).get("massKg")
             if isinstance(mass, int | float) and not isinstance(mass, bool) and mass > 0:
                 out[epc] = float(mass)
@@ -469,11 +485,10 @@ def facts_from_events(
 
 
 def _event_ids(conn: Connection, seqs: Iterable[int]) -> dict[int, str]:
-    e = t.events.c
     out: dict[int, str] = {}
     for part in _chunks(set(seqs)):
-        q = select(e.seq, e.event_id).where(e.seq.in_(part))
-        out.update((int(s), i) for s, i in conn.execute(q))
+        sql = f"SELECT seq, event_id FROM events WHERE seq IN {_in(conn, len(part))}"
+        out.update((int(s), i) for s, i in _rows(conn, sql, part))
     return out
 
 
@@ -549,6 +564,15 @@ class ReconcileReport:
     deleted: int = 0
 
 
+def _alerts_where(conn: Connection, column: str, values: Iterable[str]) -> dict[str, Any]:
+    """The stored alerts whose ``column`` (key or unit) is one of ``values``, by key."""
+    out: dict[str, Any] = {}
+    for part in _chunks(values):
+        sql = f'SELECT {_ALERT_COLUMNS} FROM alerts WHERE "{column}" IN {_in(conn, len(part))}'
+        out.update((r.key, r) for r in _rows(conn, sql, part))
+    return out
+
+
 def _reconcile(
     conn: Connection,
     findings: Iterable[Finding],
@@ -570,17 +594,12 @@ def _reconcile(
         for r in conn.execute(select(ts.alerts)):
             existing[r.key] = r
     elif only_upsert:
-        for part in _chunks(wanted):
-            for r in conn.execute(select(ts.alerts).where(a.key.in_(part))):
-                existing[r.key] = r
+        existing = _alerts_where(conn, "key", wanted)
     else:
-        for part in _chunks(set(units)):
-            for r in conn.execute(select(ts.alerts).where(a.unit.in_(part))):
-                existing[r.key] = r
+        existing = _alerts_where(conn, "unit", set(units))
         missing = [k for k in wanted if k not in existing]
-        for part in _chunks(missing):  # the same key under another unit cannot happen; be safe
-            for r in conn.execute(select(ts.alerts).where(a.key.in_(part))):
-                existing[r.key] = r
+        # the same key under another unit cannot happen; be safe
+        existing.update(_alerts_where(conn, "key", missing))
     report = ReconcileReport()
     now_text = text_of(now)
     changed = [
@@ -637,29 +656,31 @@ def _reconcile(
 def _load_sweep(
     conn: Connection, ctx: Context, epcs: set[str], receipt_sites: set[str]
 ) -> OutletSweep:
-    s = ts.supervision_stock.c
     members: dict[str, StockEntry] = {}
     for part in _chunks(epcs):
-        q = select(s.epc, s.site, s.kg, s.in_time, s.in_seq).where(s.epc.in_(part))
-        for epc, site, kg, in_time, in_seq in conn.execute(q):
+        sql = (
+            "SELECT epc, site, kg, in_time, in_seq FROM supervision_stock "
+            f"WHERE epc IN {_in(conn, len(part))}"
+        )
+        for epc, site, kg, in_time, in_seq in _rows(conn, sql, part):
             members[epc] = StockEntry(site, kg, in_time, in_seq)
     sites = receipt_sites | {m.site for m in members.values()}
     totals: dict[str, SiteTotal] = {site: SiteTotal() for site in sites}
     for part in _chunks(sites):
-        sums = select(s.site, func.sum(s.kg), func.count()).where(s.site.in_(part))
-        for site, kg, count in conn.execute(sums.group_by(s.site)):
+        sql = (
+            "SELECT site, sum(kg), count(*) FROM supervision_stock "
+            f"WHERE site IN {_in(conn, len(part))} GROUP BY site"
+        )
+        for site, kg, count in _rows(conn, sql, part):
             totals[site] = SiteTotal(float(kg or 0.0), int(count))
     open_: dict[str, Finding] = {}
-    a = ts.alerts.c
     units = [OUTLET_UNIT_PREFIX + site for site in sites]
     for part in _chunks(units):
-        opened = select(ts.alerts).where(
-            a.unit.in_(part),
-            a.kind == str(AlertKind.OUTLET_OVER_CAPACITY),
-            a.resolved_at.is_(None),
-            a.engine_state == "active",
+        sql = (
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE unit IN {_in(conn, len(part))} "
+            "AND kind = {m} AND resolved_at IS NULL AND engine_state = 'active'"
         )
-        for r in conn.execute(opened):
+        for r in _rows(conn, sql, [*part, str(AlertKind.OUTLET_OVER_CAPACITY)]):
             open_[r.unit[len(OUTLET_UNIT_PREFIX) :]] = finding_from_row(r)
     return OutletSweep(ctx, members, totals, open_)
 
@@ -713,13 +734,11 @@ def _new_rows(conn: Connection, events: Sequence[tuple[str, Event]]) -> list[Any
     The capture appended exactly these events, in this order, as the ledger's last rows (writers
     are serialised), so one indexed read of the tail finds them; anything else is a bug.
     """
-    e = t.events.c
-    q = (
-        select(e.seq, e.capture_seq, e.position, e.event_id, e.is_declaration)
-        .order_by(e.seq.desc())
-        .limit(len(events))
+    sql = (
+        "SELECT seq, capture_seq, position, event_id, is_declaration FROM events "
+        f"ORDER BY seq DESC LIMIT {len(events):d}"
     )
-    rows = list(conn.execute(q))[::-1]
+    rows = _rows(conn, sql)[::-1]
     if len(rows) != len(events) or any(
         r.event_id != ev.event_id or bool(r.is_declaration) != (ev.error_declaration is not None)
         for r, (_, ev) in zip(rows, events, strict=False)
