@@ -92,6 +92,14 @@ class PostgresStore(SqlStore):
         if items:
             yield column == any_(bindparam(None, items, type_=ARRAY(column.type)))
 
+    def in_sql(
+        self, conn: Connection, column: str, values: Collection[Any]
+    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        # One array parameter instead of an IN list of bound values (one per value).
+        items = list(values)
+        if items:
+            yield f"{column} = ANY(%s)", (items,)
+
     def begin_write(self, conn: Connection) -> None:
         conn.begin()
         # The head row may not exist yet in a brand-new ledger; create it first so there is always

@@ -61,6 +61,17 @@ _EVENT_COLS = (
 
 
 _EVENT_INSERT_COLUMNS = tuple(c.name for c in _EVENT_COLS)
+_CAPTURE_COLUMNS = (
+    "capture_id",
+    "enterprise",
+    "record_time",
+    "context",
+    "event_count",
+    "digest",
+    "prev_head",
+    "head",
+    "imported",
+)
 OBJECT_COLUMNS = (
     "epc",
     "kind",
@@ -201,36 +212,38 @@ class SqlWriteTxn(WriteTxn):
     def existing_event_ids(self, ids: Collection[str], *, declarations: bool) -> set[str]:
         found: set[str] = set()
         flag = 1 if declarations else 0
-        for among in self.store.among(t.events.c.event_id, ids):
-            q = select(t.events.c.event_id).where(among, t.events.c.is_declaration == flag)
-            found.update(self.conn.execute(q).scalars())
+        for cond, params in self.store.in_sql(self.conn, "event_id", ids):
+            sql = f"SELECT event_id FROM events WHERE {cond} AND is_declaration = {flag}"
+            found.update(r[0] for r in self.conn.exec_driver_sql(sql, params))
         return found
 
     def append(self, capture: CaptureRow, events: Sequence[EventRow]) -> int:
         head = self.head()
         conn = self.conn
-        res = conn.execute(
-            insert(t.captures).values(
-                capture_id=capture.capture_id,
-                enterprise=capture.enterprise,
-                record_time=capture.record_time,
-                context=capture.context,
-                event_count=capture.event_count,
-                digest=capture.digest,
-                prev_head=capture.prev_head,
-                head=capture.head,
-                imported=1 if capture.imported else 0,
-            )
+        # Driver-level SQL on this path: a capture of a few events (one HTTP event, a simulated
+        # report) is dominated by per-statement costs, and SQLAlchemy Core's building and
+        # compiling cost several times running these statements.
+        capture_seq = int(
+            conn.exec_driver_sql(
+                self.store.insert_sql("captures", _CAPTURE_COLUMNS) + " RETURNING seq",
+                (
+                    capture.capture_id,
+                    capture.enterprise,
+                    capture.record_time,
+                    capture.context,
+                    capture.event_count,
+                    capture.digest,
+                    capture.prev_head,
+                    capture.head,
+                    1 if capture.imported else 0,
+                ),
+            ).scalar_one()
         )
-        key = res.inserted_primary_key
-        assert key is not None
-        capture_seq = int(key[0])
         if events:
             # Writers are serialised, so numbering events here is race-free and lets the EPC index
             # rows be written in the same round trip instead of reading generated keys back.
-            first = (
-                conn.execute(select(func.coalesce(func.max(t.events.c.seq), 0))).scalar_one()
-            ) + 1
+            first = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM events").scalar_one()
+            first = int(first) + 1
             rows: list[tuple[Any, ...]] = []
             epc_rows: list[tuple[str, int, str]] = []
             for i, ev in enumerate(events):
@@ -371,23 +384,27 @@ class SqlStore(Store):
         conn.begin()
 
     def read_head(self, conn: Connection, *, lock: bool) -> Head:
-        q = select(t.ledger_head).where(t.ledger_head.c.id == 1)
-        if lock:
-            q = q.with_for_update()
-        row = conn.execute(q).first()
+        sql = "SELECT capture_seq, head, event_count FROM ledger_head WHERE id = 1"
+        if lock and conn.dialect.name != "sqlite":  # SQLite's writer lock is the whole database
+            sql += " FOR UPDATE"
+        row = conn.exec_driver_sql(sql).first()
         if row is None:
             return Head(0, GENESIS, 0)
-        return Head(row.capture_seq, row.head, row.event_count)
+        return Head(row[0], row[1], row[2])
 
     def write_head(self, conn: Connection, head: Head) -> None:
-        values = {
-            "capture_seq": head.capture_seq,
-            "head": head.head,
-            "event_count": head.event_count,
-        }
-        res = conn.execute(update(t.ledger_head).where(t.ledger_head.c.id == 1).values(**values))
+        values = (head.capture_seq, head.head, head.event_count)
+        m = mark(conn)
+        res = conn.exec_driver_sql(
+            f"UPDATE ledger_head SET capture_seq = {m}, head = {m}, event_count = {m} WHERE id = 1",
+            values,
+        )
         if res.rowcount == 0:
-            conn.execute(insert(t.ledger_head).values(id=1, **values))
+            conn.exec_driver_sql(
+                f"INSERT INTO ledger_head (id, capture_seq, head, event_count) "
+                f"VALUES (1, {m}, {m}, {m})",
+                values,
+            )
 
     def upsert_objects_sql(self) -> str:
         # Same SQL on SQLite (>= 3.24) and PostgreSQL; driver-level executemany with tuples is
@@ -419,6 +436,14 @@ class SqlStore(Store):
         :data:`CHUNK`, under its limit of host parameters)."""
         for part in _chunks(values):
             yield column.in_(part)
+
+    def in_sql(
+        self, conn: Connection, column: str, values: Collection[Any]
+    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """Driver-level ``column IN values`` conditions with their parameters, one per
+        statement to run (SQLite: chunks of :data:`CHUNK`)."""
+        for part in _chunks(values):
+            yield f"{column} IN ({marks(conn, len(part))})", tuple(part)
 
     # -- plumbing ---------------------------------------------------------------------------
     #: The connection :meth:`reading` bound in this context (a request's worker-thread call).
@@ -533,15 +558,19 @@ class SqlStore(Store):
             conn.execute(insert(t.manufacturer_codes).values(code=code, uscc=row.uscc))
 
     def enterprise_on(self, conn: Connection, uscc: str) -> EnterpriseRow | None:
-        r = conn.execute(select(t.enterprises).where(t.enterprises.c.uscc == uscc)).first()
+        # Driver-level: every capture looks its reporter up.
+        m = mark(conn)
+        r = conn.exec_driver_sql(
+            "SELECT uscc, name_zh, name_en, province, roles, sites, qualifications, created_at "
+            f"FROM enterprises WHERE uscc = {m}",
+            (uscc,),
+        ).first()
         if r is None:
             return None
-        codes = conn.execute(
-            select(t.manufacturer_codes.c.code)
-            .where(t.manufacturer_codes.c.uscc == uscc)
-            .order_by(t.manufacturer_codes.c.code)
-        ).scalars()
-        return _enterprise(r, list(codes))
+        codes = conn.exec_driver_sql(
+            f"SELECT code FROM manufacturer_codes WHERE uscc = {m} ORDER BY code", (uscc,)
+        ).all()
+        return _enterprise(r, [c[0] for c in codes])
 
     def get_enterprise(self, uscc: str) -> EnterpriseRow | None:
         return self._run(lambda conn: self.enterprise_on(conn, uscc))
@@ -561,9 +590,9 @@ class SqlStore(Store):
 
     def owners_on(self, conn: Connection, codes: Collection[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        for part in _chunks(codes):
-            q = select(t.manufacturer_codes).where(t.manufacturer_codes.c.code.in_(part))
-            out.update((r.code, r.uscc) for r in conn.execute(q))
+        for cond, params in self.in_sql(conn, "code", codes):
+            sql = f"SELECT code, uscc FROM manufacturer_codes WHERE {cond}"
+            out.update((r[0], r[1]) for r in conn.exec_driver_sql(sql, params))
         return out
 
     def manufacturer_owners(self, codes: Collection[str]) -> dict[str, str]:

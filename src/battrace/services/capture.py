@@ -36,7 +36,8 @@ from battrace.domain.epcis.event import Event, parse_event
 from battrace.domain.epcis.hashid import EventHasher
 from battrace.domain.errors import InvalidInput, NotAuthorised
 from battrace.domain.identities.uris import check_uri
-from battrace.persistence.base import CaptureRow, EventRow, Store, WriteTxn
+from battrace.persistence.base import CaptureRow, EnterpriseRow, EventRow, Store, WriteTxn
+from battrace.persistence.queries import reading
 from battrace.services import authorisation
 from battrace.services.projector import Projector, time_text
 
@@ -230,7 +231,11 @@ class Ledger:
     ) -> list[CaptureResult]:
         now = record_time or self.clock()
         record_text = utc_text(now)
-        prepared = [self._prepare(sub, now) for sub in submissions]
+        # The checks' reads on one connection, each reporter looked up once: a bulk load's group
+        # holds many small submissions of the same few enterprises.
+        reporters: dict[str, EnterpriseRow | None] = {}
+        with reading(self.store):
+            prepared = [self._prepare(sub, now, reporters) for sub in submissions]
         if any(p.rejected for p in prepared):
             return [
                 p
@@ -257,8 +262,12 @@ class Ledger:
                 observer.on_capture(txn, all_kept, record_text)
         return prepared
 
-    def _prepare(self, sub: Submission, now: datetime) -> CaptureResult:
-        reporter = self.store.get_enterprise(sub.enterprise)
+    def _prepare(
+        self, sub: Submission, now: datetime, reporters: dict[str, EnterpriseRow | None]
+    ) -> CaptureResult:
+        if sub.enterprise not in reporters:
+            reporters[sub.enterprise] = self.store.get_enterprise(sub.enterprise)
+        reporter = reporters[sub.enterprise]
         if reporter is None:
             return CaptureResult(
                 None,
