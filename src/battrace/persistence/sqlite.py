@@ -8,15 +8,25 @@ cache than the default keeps bulk captures from spilling and rewriting dirty pag
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from battrace.persistence.base import StorageError
 from battrace.persistence.sql import SqlStore
+
+#: INSERT … RETURNING (the capture path) needs 3.35; upserts need 3.24.
+MIN_SQLITE = (3, 35)
 
 
 def _engine(url: str) -> Engine:
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StorageError(
+            f"SQLite {sqlite3.sqlite_version} is too old: battrace needs "
+            f"{'.'.join(map(str, MIN_SQLITE))} or newer (Python's sqlite3 module is linked to it)"
+        )
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
