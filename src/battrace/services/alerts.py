@@ -23,7 +23,6 @@ import gc
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial
@@ -78,6 +77,7 @@ from battrace.persistence import schema as t
 from battrace.persistence import schema_supervision as ts
 from battrace.persistence.base import StorageError, Store, WriteTxn
 from battrace.persistence.sql import SqlStore, mark, marks
+from battrace.services.gcpause import gc_paused
 
 #: Per-statement options for big reads on PostgreSQL: a server-side cursor, batches of rows
 #: (psycopg's default cursor would load the whole result). SQLite's cursor already streams, and
@@ -872,25 +872,6 @@ def _mass_balance_all(
 # --------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for a full evaluation.
-
-    The evaluation allocates tens of millions of small objects that form no cycles (facts,
-    stock deltas, findings), and the collector re-traverses the growing heap over and over for
-    nothing: in the parent of a parallel evaluation, merging the workers' deltas took 15× as
-    long with it running (bench alerts, 200,000 packs). Restored afterwards (if it was on: a
-    concurrent evaluation in another thread may have paused it first).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def evaluate(
     store: Store,
     rules: RuleSet | None = None,
@@ -910,7 +891,7 @@ def evaluate(
         raise InvalidInput("source", f"{source!r} is not one of: facts, events")
     sql = sql_store(store)
     rules = rules if rules is not None else default_rules()
-    with _gc_paused():
+    with gc_paused():
         with sql.engine.connect() as conn:
             ctx = Context(rules, load_registry(conn))
             if source == "events":
@@ -941,7 +922,7 @@ def evaluate(
 PARALLEL_MIN_EVENTS = 300_000
 #: The parent's serial work after the ranges (unpickling and merging the workers' results, the
 #: outlet sweep) as a share of all ranges' CPU: about 1.6 s of 16 s on 2.6 M events (bench
-#: alerts, 200,000 packs), with the garbage collector paused (see _gc_paused).
+#: alerts, 200,000 packs), with the garbage collector paused (services.gcpause).
 PARENT_EXTRA = 0.10
 _FORK_STATE: tuple[Context, Mapping[int, Retraction], int | None] | None = None
 
@@ -988,7 +969,6 @@ def _parallel_plan(
 def _worker_init() -> None:
     # A forked child must not touch the parent's pooled connections (SQLAlchemy's advice for
     # multiprocessing): forget them without closing.
-    import gc
 
     from sqlalchemy.engine import Engine
 
@@ -1011,7 +991,7 @@ def _evaluate_range(url: str, lo: str | None, hi: str | None) -> _RangeResult:
     ctx, retracted, as_of = _FORK_STATE
     store = SqliteStore(url)
     try:
-        with store.engine.connect() as conn, _gc_paused():
+        with store.engine.connect() as conn, gc_paused():
             findings, deltas, members = evaluate_subjects(
                 _stream_facts(conn, as_of, lo, hi), ctx, retracted, as_of
             )
@@ -1119,7 +1099,7 @@ def rebuild(
         ctx = Context(rules, load_registry(conn))
         retracted = load_retractions(conn)
         plan = _parallel_plan(sql, conn, workers)
-        with _gc_paused():
+        with gc_paused():
             findings, sweep = _evaluate_facts(sql, ctx, retracted, None, plan, conn=conn)
         findings += _mass_balance_all(sql, ctx, None, conn)
         report = _reconcile(conn, findings, units=None, now=moment)

@@ -13,10 +13,8 @@ of the objects it names are then re-derived without the retracted event.
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -39,30 +37,13 @@ from battrace.domain.identities.uris import check_uri
 from battrace.persistence.base import CaptureRow, EnterpriseRow, EventRow, Store, WriteTxn
 from battrace.persistence.queries import reading
 from battrace.services import authorisation
+from battrace.services.gcpause import gc_paused
 from battrace.services.projector import Projector, time_text
 
 
 def utc_text(moment: datetime) -> str:
     """The fixed-width UTC text form every stored timestamp uses."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Cyclic garbage collection off while one capture runs.
-
-    A bulk capture allocates millions of small, acyclic objects (events, identifier tuples,
-    views) that all live until it ends; the collector would otherwise walk them again and again
-    (measured: over a tenth of capture time). A capture is bounded (one document, one batch of
-    JSON Lines), and whoever turned the collector off first turns it back on.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +204,7 @@ class Ledger:
         """
         if record_time is not None and not imported:
             raise ValueError("a supplied record_time is only allowed for imported captures")
-        with _gc_paused():
+        with gc_paused():
             return self._capture_many(submissions, imported, record_time)
 
     def _capture_many(

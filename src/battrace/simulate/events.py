@@ -60,7 +60,7 @@ def iso(time: datetime) -> str:
     """``time.isoformat(timespec="milliseconds")``."""
     if time.tzinfo is not CST:
         return time.isoformat(timespec="milliseconds")
-    # Inline (no helper call): once an event, and stamp has the same lines.
+    # Inline (no helper call): once an event.
     day = _DAYS.get(time.toordinal())
     if day is None:
         if len(_DAYS) > 100_000:
@@ -74,18 +74,7 @@ def iso(time: datetime) -> str:
 
 def stamp(time: datetime) -> str:
     """``eventTime`` as :func:`builders.timestamp` writes it (in +08:00, milliseconds)."""
-    if time.tzinfo is not CST:
-        return b.timestamp(time)
-    # iso(time), inline: once an event.
-    day = _DAYS.get(time.toordinal())
-    if day is None:
-        if len(_DAYS) > 100_000:
-            _DAYS.clear()
-        day = _DAYS[time.toordinal()] = time.date().isoformat()
-    return (
-        f"{day}{_HOURS_MINUTES[time.hour * 60 + time.minute]}{_SECONDS[time.second]}"
-        f"{_MILLIS[time.microsecond // 1000]}"
-    )
+    return iso(time) if time.tzinfo is CST else b.timestamp(time)
 
 
 def ilmd(attributes: dict[str, Any]) -> dict[str, Any]:
