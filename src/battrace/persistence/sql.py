@@ -86,23 +86,25 @@ OBJECT_COLUMNS = (
 )
 
 
-def _event_row(r: Any) -> EventRow:
+def _event_row(r: Sequence[Any], at: int = 0) -> EventRow:
+    """The event of a row holding the :data:`_EVENT_COLS` from position ``at`` on (by
+    position: a trace reads a hundred or so rows, and name look-ups cost a tenth of it)."""
     return EventRow(
-        seq=r.seq,
-        event_id=r.event_id,
-        capture_seq=r.capture_seq,
-        position=r.position,
-        record_time=r.record_time,
-        event_time=r.event_time,
-        event_type=r.event_type,
-        action=r.action,
-        biz_step=r.biz_step,
-        disposition=r.disposition,
-        read_point=r.read_point,
-        biz_location=r.biz_location,
-        reporter=r.reporter,
-        is_declaration=bool(r.is_declaration),
-        body=r.body,
+        seq=r[at],
+        event_id=r[at + 1],
+        capture_seq=r[at + 2],
+        position=r[at + 3],
+        record_time=r[at + 4],
+        event_time=r[at + 5],
+        event_type=r[at + 6],
+        action=r[at + 7],
+        biz_step=r[at + 8],
+        disposition=r[at + 9],
+        read_point=r[at + 10],
+        biz_location=r[at + 11],
+        reporter=r[at + 12],
+        is_declaration=bool(r[at + 13]),
+        body=r[at + 14],
     )
 
 
@@ -115,11 +117,7 @@ def marks(conn: Connection, n: int) -> str:
     return ", ".join([mark(conn)] * n)
 
 
-_EVENT_SQL_COLUMNS = (
-    "e.seq, e.event_id, e.capture_seq, e.position, e.record_time, e.event_time, e.event_type, "
-    "e.action, e.biz_step, e.disposition, e.read_point, e.biz_location, e.reporter, "
-    "e.is_declaration, e.body"
-)
+_EVENT_SQL_COLUMNS = ", ".join(f"e.{name}" for name in _EVENT_INSERT_COLUMNS)
 
 
 def events_of(
@@ -142,30 +140,8 @@ def events_of(
         f"JOIN events e ON e.seq = ee.event_seq WHERE ee.epc = {m} "
         "ORDER BY e.event_time, e.seq"
     )
-    return [
-        (
-            r[0],
-            EventRow(
-                seq=r[2],
-                event_id=r[3],
-                capture_seq=r[4],
-                position=r[5],
-                record_time=r[6],
-                event_time=r[7],
-                event_type=r[8],
-                action=r[9],
-                biz_step=r[10],
-                disposition=r[11],
-                read_point=r[12],
-                biz_location=r[13],
-                reporter=r[14],
-                is_declaration=bool(r[15]),
-                body=r[16],
-            ),
-            bool(r[1]),
-        )
-        for r in conn.exec_driver_sql(sql, params).all()
-    ]
+    rows = conn.exec_driver_sql(sql, params).all()
+    return [(r[0], _event_row(r, 2), bool(r[1])) for r in rows]
 
 
 def _chunks(items: Collection[T]) -> Iterator[list[T]]:
@@ -314,7 +290,7 @@ class SqlWriteTxn(WriteTxn):
                 .where(t.event_epcs.c.epc.in_(part), t.events.c.is_declaration == 0)
                 .order_by(t.events.c.event_time, t.events.c.seq)
             )
-            out.extend((r.epc, r.role, _event_row(r)) for r in self.conn.execute(q))
+            out.extend((r[0], r[1], _event_row(r, 2)) for r in self.conn.execute(q))
         return out
 
     def declared_ids(self, ids: Collection[str]) -> set[str]:
