@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Final
 
 from battrace.domain.epcis.vocab import BATTRACE_PREFIX
 from battrace.domain.lifecycle import builders as b
@@ -126,43 +126,47 @@ def _parties(uri: str, key: str) -> list[dict[str, str]]:
     return [{"type": "owning_party", key: uri}, {"type": "possessing_party", key: uri}]
 
 
-def ship(
-    epcs: list[str], sender: str, receiver: str, site: str, time: datetime, desadv: str
+_IN_TRANSIT: Final = {"disposition": "in_transit"}
+
+
+def _handover(
+    step: str,
+    disposition: dict[str, str],
+    epcs: list[str],
+    sender: str,
+    receiver: str,
+    site: str,
+    time: datetime,
+    desadv: str,
 ) -> Event:
-    """:func:`builders.ship` of battery or vehicle URIs (a list of its own) between party URIs."""
     return {
         "type": "ObjectEvent",
         "eventTime": stamp(time),
         "eventTimeZoneOffset": _OFFSET,
         "epcList": epcs,
         "action": "OBSERVE",
-        "bizStep": "shipping",
-        "disposition": "in_transit",
+        "bizStep": step,
+        **disposition,  # in the builders' key order: shipping has one, receiving none
         "readPoint": {"id": site},
         "bizLocation": {"id": site},
         "bizTransactionList": [{"type": "desadv", "bizTransaction": _document(desadv, _DESADV)}],
         "sourceList": _parties(sender, "source"),
         "destinationList": _parties(receiver, "destination"),
     }
+
+
+def ship(
+    epcs: list[str], sender: str, receiver: str, site: str, time: datetime, desadv: str
+) -> Event:
+    """:func:`builders.ship` of battery or vehicle URIs (a list of its own) between party URIs."""
+    return _handover("shipping", _IN_TRANSIT, epcs, sender, receiver, site, time, desadv)
 
 
 def receive(
     epcs: list[str], sender: str, receiver: str, site: str, time: datetime, desadv: str
 ) -> Event:
     """:func:`builders.receive` of battery or vehicle URIs (a list of its own) between parties."""
-    return {
-        "type": "ObjectEvent",
-        "eventTime": stamp(time),
-        "eventTimeZoneOffset": _OFFSET,
-        "epcList": epcs,
-        "action": "OBSERVE",
-        "bizStep": "receiving",
-        "readPoint": {"id": site},
-        "bizLocation": {"id": site},
-        "bizTransactionList": [{"type": "desadv", "bizTransaction": _document(desadv, _DESADV)}],
-        "sourceList": _parties(sender, "source"),
-        "destinationList": _parties(receiver, "destination"),
-    }
+    return _handover("receiving", {}, epcs, sender, receiver, site, time, desadv)
 
 
 def sell(vin: str, pack: str, site: str, time: datetime, invoice: str) -> Event:
