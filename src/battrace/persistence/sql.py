@@ -108,13 +108,18 @@ def _event_row(r: Sequence[Any], at: int = 0) -> EventRow:
     )
 
 
-def mark(conn: Connection) -> str:
+def mark(conn: Connection | Engine) -> str:
     """The driver's parameter marker (sqlite3: ``?``, psycopg: ``%s``)."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def marks(conn: Connection, n: int) -> str:
+def marks(conn: Connection | Engine, n: int) -> str:
     return ", ".join([mark(conn)] * n)
+
+
+def insert_sql(conn: Connection | Engine, table: str, columns: Sequence[str]) -> str:
+    """Driver-level ``INSERT`` of one row of ``columns`` (for ``executemany`` with tuples)."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(conn, len(columns))})"
 
 
 _EVENT_SQL_COLUMNS = ", ".join(f"e.{name}" for name in _EVENT_INSERT_COLUMNS)
@@ -201,7 +206,7 @@ class SqlWriteTxn(WriteTxn):
         # compiling cost several times running these statements.
         capture_seq = int(
             conn.exec_driver_sql(
-                self.store.insert_sql("captures", _CAPTURE_COLUMNS) + " RETURNING seq",
+                insert_sql(conn, "captures", _CAPTURE_COLUMNS) + " RETURNING seq",
                 (
                     capture.capture_id,
                     capture.enterprise,
@@ -385,23 +390,17 @@ class SqlStore(Store):
     def upsert_objects_sql(self) -> str:
         # Same SQL on SQLite (>= 3.24) and PostgreSQL; driver-level executemany with tuples is
         # several times cheaper than SQLAlchemy's per-row processing on this hot path.
-        cols = OBJECT_COLUMNS
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in OBJECT_COLUMNS[1:])
         return (
-            f"INSERT INTO objects ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
+            f"{insert_sql(self.engine, 'objects', OBJECT_COLUMNS)} "
             f"ON CONFLICT (epc) DO UPDATE SET {updates}"
         )
-
-    def insert_sql(self, table: str, columns: Sequence[str]) -> str:
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
     def insert_rows(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
     ) -> None:
         """Bulk insert of the capture's hot path (driver-level ``executemany`` with tuples)."""
-        conn.exec_driver_sql(self.insert_sql(table, columns), rows)
+        conn.exec_driver_sql(insert_sql(conn, table, columns), rows)
 
     def upsert_objects(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         """Insert or replace ``objects`` rows (columns :data:`OBJECT_COLUMNS`), epcs distinct."""

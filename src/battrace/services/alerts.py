@@ -76,7 +76,7 @@ from battrace.domain.supervision.registry import Registry, enterprise_info
 from battrace.persistence import schema as t
 from battrace.persistence import schema_supervision as ts
 from battrace.persistence.base import StorageError, Store, WriteTxn
-from battrace.persistence.sql import SqlStore, mark, marks
+from battrace.persistence.sql import SqlStore, insert_sql, mark, marks
 from battrace.services.gcpause import gc_paused
 
 #: Per-statement options for big reads on PostgreSQL: a server-side cursor, batches of rows
@@ -134,11 +134,6 @@ def txn_connection(txn: WriteTxn) -> Connection:
     if not isinstance(conn, Connection):
         raise StorageError("the regulation engine needs an SQL write transaction")
     return conn
-
-
-def _insert_sql(conn: Connection, table: str, columns: Sequence[str]) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
 def _rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -224,7 +219,7 @@ def _fact_row(f: Fact) -> tuple[Any, ...]:
 def _insert_facts(conn: Connection, facts: Sequence[Fact]) -> None:
     if facts:
         conn.exec_driver_sql(
-            _insert_sql(conn, "supervision_facts", FACT_COLUMNS), [_fact_row(f) for f in facts]
+            insert_sql(conn, "supervision_facts", FACT_COLUMNS), [_fact_row(f) for f in facts]
         )
 
 
@@ -269,13 +264,13 @@ def _stream_facts(
     conn: Connection, as_of: int | None, lo: str | None = None, hi: str | None = None
 ) -> Iterator[tuple[str, list[Fact]]]:
     """Every subject's facts (in ``[lo, hi)``), subject by subject, in the clustered order."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    m = mark(conn)
     where: list[str] = []
     params: list[Any] = []
     for cond, value in (
-        (f"record_time <= {mark}", as_of),
-        (f"subject >= {mark}", lo),
-        (f"subject < {mark}", hi),
+        (f"record_time <= {m}", as_of),
+        (f"subject >= {m}", lo),
+        (f"subject < {m}", hi),
     ):
         if value is not None:
             where.append(cond)

@@ -51,6 +51,7 @@ from battrace.domain.supervision.registry import Registry
 from battrace.persistence import schema as t
 from battrace.persistence import schema_supervision as ts
 from battrace.persistence.base import Store
+from battrace.persistence.sql import mark
 from battrace.services.alerts import (
     Scope,
     default_rules,
@@ -70,10 +71,6 @@ _FACT_SQL = (
     "SELECT subject, event_seq, role, capture_seq, position, event_time, record_time, step, "
     "reporter, party, site, kg, is_primary FROM supervision_facts"
 )
-
-
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 @dataclass(slots=True)
@@ -147,8 +144,8 @@ def _pack_life(epc: str, facts: Sequence[Fact], registry: Registry) -> PackLife:
 
 def _stream_pack_facts(conn: Connection, as_of: int) -> Iterator[tuple[str, list[Fact]]]:
     sql = (
-        f"{_FACT_SQL} WHERE subject >= {_mark(conn)} AND subject < {_mark(conn)} "
-        f"AND record_time <= {_mark(conn)} ORDER BY subject"
+        f"{_FACT_SQL} WHERE subject >= {mark(conn)} AND subject < {mark(conn)} "
+        f"AND record_time <= {mark(conn)} ORDER BY subject"
     )
     rows = conn.exec_driver_sql(
         sql,
@@ -211,7 +208,7 @@ def snapshot(store: Store, *, as_of: int | None = None, with_reports: bool = Tru
                 p.kwh, p.kg = ratings.get(p.epc, (0.0, 0.0))
         primary: list[Fact] = []
         if with_reports:
-            q = f"{_FACT_SQL} WHERE is_primary = 1 AND record_time <= {_mark(conn)}"
+            q = f"{_FACT_SQL} WHERE is_primary = 1 AND record_time <= {mark(conn)}"
             for row in conn.exec_driver_sql(q, (moment,), execution_options=stream_options(conn)):
                 f = fact_from_row(row)
                 if f.event_seq not in retracted:
