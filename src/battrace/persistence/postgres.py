@@ -12,10 +12,8 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, any_, bindparam, create_engine, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, create_engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql.elements import ColumnElement
 
 from battrace.persistence import schema as t
 from battrace.persistence.sql import OBJECT_COLUMNS, SqlStore, _translate
@@ -85,12 +83,6 @@ class PostgresStore(SqlStore):
         for i in range(0, len(rows), ARRAY_ROWS):
             part = rows[i : i + ARRAY_ROWS]
             conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*part, strict=True)))
-
-    def among(self, column: ColumnElement[Any], values: Collection[Any]) -> Iterator[Any]:
-        # One array parameter instead of an IN list of bound values (one per value).
-        items = list(values)
-        if items:
-            yield column == any_(bindparam(None, items, type_=ARRAY(column.type)))
 
     def in_sql(
         self, conn: Connection, column: str, values: Collection[Any]

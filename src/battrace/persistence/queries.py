@@ -36,7 +36,7 @@ from battrace.persistence.base import (
     Store,
     WriteTxn,
 )
-from battrace.persistence.sql import SqlStore, SqlWriteTxn, _translate, events_of, mark, marks
+from battrace.persistence.sql import SqlStore, SqlWriteTxn, _translate, mark, marks, object_events
 
 T = TypeVar("T")
 CHUNK = 900
@@ -537,7 +537,7 @@ class TraceReads(SqlStore):
         return self.base._run(fn)
 
     def events_for(self, epc: str) -> list[tuple[str, EventRow]]:
-        found = self._run(lambda conn: events_of(conn, epc, self.principal))
+        found = self._run(lambda conn: object_events(conn, epc, self.principal))
         self.rows += [row for _, row, _ in found]
         self.took.update(row.seq for _, row, took in found if took)
         return [(role, row) for role, row, _ in found]

@@ -18,7 +18,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.sql.elements import ColumnElement
 
 from battrace.domain.errors import InvalidInput
 from battrace.persistence import schema as t
@@ -125,7 +124,7 @@ def insert_sql(conn: Connection | Engine, table: str, columns: Sequence[str]) ->
 _EVENT_SQL_COLUMNS = ", ".join(f"e.{name}" for name in _EVENT_INSERT_COLUMNS)
 
 
-def events_of(
+def object_events(
     conn: Connection, epc: str, principal: str | None
 ) -> list[tuple[str, EventRow, bool]]:
     """(role, event, took part) of every event naming ``epc``, by eventTime. With a
@@ -273,11 +272,13 @@ class SqlWriteTxn(WriteTxn):
 
     def load_views(self, epcs: Collection[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        o = t.objects.c
         packs = self._packs
-        for among in self.store.among(o.epc, epcs):
-            q = select(o.epc, o.view, o.kind, o.state, o.holder, o.rated_kwh, o.mass_kg)
-            for epc, view, kind, state, holder, kwh, kg in self.conn.execute(q.where(among)):
+        for cond, params in self.store.in_sql(self.conn, "epc", epcs):
+            sql = (
+                'SELECT epc, "view", kind, state, holder, rated_kwh, mass_kg FROM objects '
+                f"WHERE {cond}"
+            )
+            for epc, view, kind, state, holder, kwh, kg in self.conn.exec_driver_sql(sql, params):
                 out[epc] = view
                 if tallies.is_pack(kind, epc):
                     packs[epc] = tallies.pack_entry(state, holder, kwh, kg)
@@ -309,10 +310,11 @@ class SqlWriteTxn(WriteTxn):
         packs = self._packs
         unknown = [r[0] for r in pack_rows if r[0] not in packs]
         if unknown:  # not read through load_views: ask for what they counted as before
-            o = t.objects.c
-            for among in self.store.among(o.epc, unknown):
-                q = select(o.epc, o.kind, o.state, o.holder, o.rated_kwh, o.mass_kg)
-                packs.update(tallies.old_entries(self.conn.execute(q.where(among)).all()))
+            for cond, params in self.store.in_sql(self.conn, "epc", unknown):
+                sql = (
+                    f"SELECT epc, kind, state, holder, rated_kwh, mass_kg FROM objects WHERE {cond}"
+                )
+                packs.update(tallies.old_entries(self.conn.exec_driver_sql(sql, params).all()))
         self.store.upsert_objects(self.conn, list(rows))
         if not pack_rows:
             return
@@ -405,12 +407,6 @@ class SqlStore(Store):
     def upsert_objects(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         """Insert or replace ``objects`` rows (columns :data:`OBJECT_COLUMNS`), epcs distinct."""
         conn.exec_driver_sql(self.upsert_objects_sql(), rows)
-
-    def among(self, column: ColumnElement[Any], values: Collection[Any]) -> Iterator[Any]:
-        """Conditions ``column IN values``, one per statement to run (SQLite: chunks of
-        :data:`CHUNK`, under its limit of host parameters)."""
-        for part in _chunks(values):
-            yield column.in_(part)
 
     def in_sql(
         self, conn: Connection, column: str, values: Collection[Any]
@@ -611,7 +607,7 @@ class SqlStore(Store):
         return self._run(fn)
 
     def events_for(self, epc: str) -> list[tuple[str, EventRow]]:
-        return [(role, row) for role, row, _ in self._run(lambda c: events_of(c, epc, None))]
+        return [(role, row) for role, row, _ in self._run(lambda c: object_events(c, epc, None))]
 
     def epcs_of_events(self, seqs: Collection[int]) -> dict[int, list[tuple[str, str]]]:
         def fn(conn: Connection) -> dict[int, list[tuple[str, str]]]:
